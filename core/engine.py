@@ -1,0 +1,377 @@
+"""The style-transfer engine: Gatys et al.'s optimisation, run coarse to fine.
+
+`StyleTransfer` loads the network once and runs any number of jobs; each job is a
+generator of events (core/events.py), which is the seam every front end uses.  The
+optimised image lives in RGB [0, 1]; only the network's copy is normalised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import alpha as alpha_ops
+from . import color
+from .balance import weights_for
+from .device import autocast_dtype, keep_buffers_in_heap, pick_device
+from .drawing import draw_stages
+from .events import CancelToken, Event, Progress, Result
+from .images import check_image, fit_long_side, resize, to_array, to_tensor
+from .job import DrawJob, Job, JobError, Region, Weights
+from .losses import ContentLoss, StyleLoss, tv_loss
+from .masks import check_mask, composite, coverage, resize_mask
+from .memory import check_fits
+from .optimize import LossFn, optimise
+from .schedule import iterations_per_stage, ladder
+from .targets import TargetCache, blend, style_targets
+from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers
+from .weights import load_features
+
+
+
+@dataclass
+class _Region:
+    styles: list[torch.Tensor]
+    blend_weights: list[float]
+    mask: torch.Tensor | None  # (1, 1, H, W) at the content's full size
+    weight: float
+
+
+@dataclass
+class _Prepared:
+    """A job checked and turned into tensors once, before any stage runs."""
+
+    original: torch.Tensor  # content RGB exactly as given
+    filled: torch.Tensor  # content RGB with the colour under transparency replaced
+    seen: torch.Tensor  # what the network is shown: `filled`, or its luminance
+    alpha: torch.Tensor | None
+    regions: list[_Region]
+    out_size: tuple[int, int]
+    sizes: list[tuple[int, int]]
+    iterations: list[int]
+    weights: Weights
+    content_layers: dict[str, float]
+    style_layers: dict[str, float]
+    luminance_only: bool
+
+
+class StyleTransfer:
+    def __init__(
+        self,
+        weights: str = "default",
+        device: str | None = None,
+        precision: str = "auto",
+        style_cache: TargetCache | None = None,
+    ) -> None:
+        self.device = pick_device(device)
+        self.autocast = autocast_dtype(self.device, precision)
+        self.precision = "fp32" if self.autocast is None else str(self.autocast).replace("torch.", "")
+        loaded = load_features(weights)
+        self.weights_label = loaded.label
+        self.weights_are_random = loaded.is_random
+        self.style_cache = style_cache
+        channels_last = self.device.type in ("cpu", "cuda")
+        features = loaded.features.to(self.device)
+        if channels_last:
+            features = features.to(memory_format=torch.channels_last)
+        # Both poolings share one set of convolution weights.
+        avg = nn.Sequential(*[ScaledAvgPool2d() if isinstance(m, nn.MaxPool2d) else m for m in features])
+        self._networks = {"max": VGGFeatures(features, channels_last), "avg": VGGFeatures(avg, channels_last)}
+        self._networks = {k: v.to(self.device) for k, v in self._networks.items()}
+        self._key = (weights, self.precision)
+        if self.device.type == "cpu":
+            keep_buffers_in_heap()
+
+    def features(self, image: torch.Tensor, layers: Sequence[str], pooling: str = "max") -> dict[str, torch.Tensor]:
+        with self._autocast():
+            return self._networks[pooling](image, layers)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast)
+
+    # -- stylize ---------------------------------------------------------------------
+
+    def run(
+        self,
+        job: Job,
+        cancel: CancelToken | None = None,
+        image_every: int = 0,
+        image_interval: float = 0.0,
+    ) -> Iterator[Event]:
+        """Stylize: yields a Progress per iteration and ends with one Result, also on cancel."""
+        prep = self._prepare(job)
+        cancel = cancel or CancelToken()
+        start = time.perf_counter()
+        steps = sum(prep.iterations)
+        step = 0
+        x = self._initial_image(job, prep)
+        losses: dict[str, float] = {}
+        ticker = _ImageTicker(image_every, image_interval)
+        previous: Optional[tuple[int, int]] = None
+        for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
+            x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
+            previous = size
+            loss_fn = self._stylize_objective(prep, size, job)
+            for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel):
+                step += 1
+                elapsed = time.perf_counter() - start
+                image = self._render(x, prep, size) if ticker.due(step, elapsed) else None
+                yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image)
+            if cancel.cancelled:
+                break
+        final_size = (prep.original.shape[-2], prep.original.shape[-1]) if job.full_resolution else prep.out_size
+        yield Result(
+            image=to_array(self._render(x, prep, final_size)),
+            cancelled=cancel.cancelled,
+            losses=losses,
+            elapsed=time.perf_counter() - start,
+            steps=step,
+            reason=cancel.reason if cancel.cancelled else "",
+        )
+
+    def _prepare(self, job: Job) -> _Prepared:
+        content = check_image(job.content, "the content image")
+        height, width = content.shape[:2]
+        if not job.regions or not any(r.styles for r in job.regions):
+            raise JobError("give at least one style image")
+        if job.preserve_colors not in ("none", "luminance", "stats", "histogram"):
+            raise JobError(f"unknown preserve-colors mode {job.preserve_colors!r}; use none, luminance, stats or histogram")
+        if job.optimizer not in ("lbfgs", "adam"):
+            raise JobError(f"unknown optimizer {job.optimizer!r}; use lbfgs or adam")
+        if job.pooling not in ("max", "avg"):
+            raise JobError(f"unknown pooling {job.pooling!r}; use max or avg")
+        if not (math.isfinite(job.style_scale) and 0.05 <= job.style_scale <= 8):
+            raise JobError(f"style scale must be between 0.05 and 8, got {job.style_scale}")
+        content_layers = _layer_weights(job.content_layers, "content")
+        style_layers = _layer_weights(job.style_layers, "style")
+        weights = job.weights if job.weights is not None else weights_for(job.strength)
+        for name in ("content", "style", "tv"):
+            value = getattr(weights, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise JobError(f"the {name} weight must be a non-negative number, got {value}")
+
+        out_size = fit_long_side(height, width, job.size) if job.size else (height, width)
+        check_fits(*out_size, self.device)
+        sizes = ladder(*out_size, job.min_size, job.stages)
+        iterations = iterations_per_stage(len(sizes), job.iterations)
+
+        original_rgba = to_tensor(content, self.device)
+        filled, alpha = alpha_ops.split(original_rgba)
+        luminance_only = job.preserve_colors == "luminance"
+        seen = color.luminance(filled) if luminance_only else filled
+
+        regions: list[_Region] = []
+        for index, region in enumerate(job.regions):
+            mask = None
+            if region.mask is not None:
+                checked = check_mask(region.mask, content.shape, index)
+                if not checked.any():
+                    raise JobError(f"mask {index + 1} is empty: it selects no pixels")
+                mask = torch.from_numpy(np.ascontiguousarray(checked))[None, None].to(self.device)
+            styles = [self._prepare_style(s.image, f"style image {s.name!r}", job.preserve_colors, filled, alpha)
+                      for s in region.styles]
+            blend_weights = [float(s.weight) for s in region.styles]
+            if not styles:
+                raise JobError(f"region {index + 1} has no style image")
+            if any(not (math.isfinite(w) and w > 0) for w in blend_weights) or not math.isfinite(region.weight) or region.weight <= 0:
+                raise JobError(f"style and region weights must be positive numbers (region {index + 1})")
+            regions.append(_Region(styles, blend_weights, mask, float(region.weight)))
+        return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size, sizes, iterations,
+                         weights, content_layers, style_layers, luminance_only)
+
+    def _prepare_style(
+        self, image: np.ndarray, what: str, mode: str, content: torch.Tensor, content_alpha: torch.Tensor | None
+    ) -> torch.Tensor:
+        rgb, _ = alpha_ops.split(to_tensor(check_image(image, what), self.device))
+        if mode == "luminance":
+            return color.luminance(rgb)
+        if mode in ("stats", "histogram"):
+            reference = content if content_alpha is None else content[:, :, content_alpha[0, 0] > 0.5].unsqueeze(-1)
+            if reference.numel() == 0:
+                reference = content
+            match = color.match_stats if mode == "stats" else color.match_histogram
+            return match(rgb, reference)
+        return rgb
+
+    def _upsample(
+        self, x: torch.Tensor, size: tuple[int, int], previous: Optional[tuple[int, int]], prep: _Prepared, job: Job
+    ) -> torch.Tensor:
+        """The previous stage's result at the next size.
+
+        Upsampling alone would leave the content blurred, and the content loss on deep
+        layers does not restore fine detail, so a job that starts from the content gets
+        back the content's detail that the smaller stage could not hold.
+        """
+        up = resize(x, size)
+        if previous is None or job.init != "content":
+            return up.clamp(0, 1)
+        content = resize(prep.seen, size)
+        detail = content - resize(resize(content, previous), size)
+        return (up + detail).clamp(0, 1)
+
+    def _initial_image(self, job: Job, prep: _Prepared) -> torch.Tensor:
+        size = prep.sizes[0]
+        if isinstance(job.init, np.ndarray):
+            rgb, _ = alpha_ops.split(to_tensor(check_image(job.init, "the init image"), self.device))
+            return resize(color.luminance(rgb) if prep.luminance_only else rgb, size)
+        if job.init == "content":
+            return resize(prep.seen, size)
+        if job.init == "noise":
+            gen = torch.Generator().manual_seed(job.seed)
+            return torch.rand((1, 3, *size), generator=gen).to(self.device)
+        if job.init == "blank":
+            return torch.ones((1, 3, *size), device=self.device)
+        raise JobError(f"unknown init {job.init!r}; use content, noise, blank or an image")
+
+    def _stylize_objective(self, prep: _Prepared, size: tuple[int, int], job: Job) -> LossFn:
+        layers = sorted(set(prep.content_layers) | set(prep.style_layers))
+        content_now = resize(prep.seen, size)
+        with torch.no_grad():
+            content_feats = self.features(content_now, layers, job.pooling)
+        content_loss = ContentLoss({k: content_feats[k] for k in prep.content_layers}, prep.content_layers)
+        style_side = max(1, round(max(size) * job.style_scale))
+        region_losses: list[tuple[float, StyleLoss]] = []
+        for region in prep.regions:
+            targets = []
+            for style in region.styles:
+                style_size = fit_long_side(style.shape[-2], style.shape[-1], style_side)
+                style_now = resize(style, style_size)
+                targets.append(style_targets(
+                    style_now, list(prep.style_layers),
+                    lambda img, ls: self.features(img, ls, job.pooling),
+                    (self._key, job.pooling), self.style_cache,
+                ))
+            masks = None
+            if region.mask is not None:
+                masks = {k: resize_mask(region.mask, content_feats[k].shape[-2:]) for k in prep.style_layers}
+            region_losses.append((region.weight, StyleLoss(blend(targets, region.blend_weights), prep.style_layers, masks)))
+        region_total = sum(w for w, _ in region_losses)
+        w = prep.weights
+
+        def loss_fn(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            feats = self.features(x, layers, job.pooling)
+            c = content_loss(feats)
+            s = sum(weight * loss(feats) for weight, loss in region_losses) / region_total
+            tv = tv_loss(x)
+            return w.content * c + w.style * s + w.tv * tv, {"content": c, "style": s, "tv": tv}  # type: ignore[dict-item]
+
+        return loss_fn
+
+    def _render(self, x: torch.Tensor, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
+        """The picture as the user will get it: colour restored, masks and alpha applied."""
+        with torch.no_grad():
+            native = size == tuple(prep.original.shape[-2:])
+            picture = resize(x.detach().float().clamp(0, 1), size)
+            filled = resize(prep.filled, size)
+            if prep.luminance_only:
+                picture = color.with_chroma_of(picture, filled)
+            cover = coverage([None if r.mask is None else resize_mask(r.mask, size) for r in prep.regions])
+            picture = composite(picture, prep.original if native else filled, cover)
+            if prep.alpha is not None:
+                alpha = prep.alpha if native else resize_mask(prep.alpha, size)
+                picture = torch.cat([picture, alpha], 1)
+            return picture
+
+    # -- drawing mode ----------------------------------------------------------------
+
+    def draw(self, job: DrawJob, cancel: CancelToken | None = None, image_every: int | None = None) -> Iterator[Event]:
+        """Drawing mode: the content rebuilt on white paper, deep layers first.
+
+        Matching relu5_1 alone gives the layout and large shapes; each following stage
+        matches a shallower layer, adding smaller detail, so the frames read like a
+        drawing in progress.  With a style, the style's deep statistics come in first
+        and its fine texture last, and the ladder stops at relu4_2 so the content does
+        not override the style at the pixel level.
+        """
+        content = check_image(job.content, "the content image")
+        height, width = content.shape[:2]
+        size = fit_long_side(height, width, job.size) if job.size else (height, width)
+        check_fits(*size, self.device)
+        if job.iterations < 1:
+            raise JobError(f"iterations must be at least 1, got {job.iterations}")
+        style_job = Job(content=content, regions=[], size=job.size, strength=job.strength,
+                        style_scale=job.style_scale, pooling=job.pooling)
+        if job.styles:
+            style_job.regions = [Region(styles=list(job.styles))]
+        stages = draw_stages(bool(job.styles))
+        cancel = cancel or CancelToken()
+        every = job.frame_every if image_every is None else image_every
+        start = time.perf_counter()
+        steps = len(stages) * job.iterations
+        step = 0
+        prep = self._prepare_drawing(style_job, size)
+        x = torch.ones((1, 3, *size), device=self.device, requires_grad=True)
+        losses: dict[str, float] = {}
+        ticker = _ImageTicker(every, 0.0)
+        for number, (content_layers, style_layers) in enumerate(stages, 1):
+            prep.content_layers = {content_layers: 1.0}
+            prep.style_layers = {layer: 1.0 / len(style_layers) for layer in style_layers}
+            loss_fn = self._stylize_objective(prep, size, style_job) if job.styles else self._content_objective(prep, size, content_layers, job.pooling)
+            for iteration, losses in optimise(x, loss_fn, job.iterations, "adam", 0.03, cancel):
+                step += 1
+                elapsed = time.perf_counter() - start
+                image = self._render(x, prep, size) if ticker.due(step, elapsed) or step == steps else None
+                yield Progress(number, len(stages), size, iteration, job.iterations, step, steps, losses, elapsed, image)
+            if cancel.cancelled:
+                break
+        yield Result(to_array(self._render(x, prep, size)), cancel.cancelled, losses,
+                     time.perf_counter() - start, step, cancel.reason if cancel.cancelled else "")
+
+    def _prepare_drawing(self, job: Job, size: tuple[int, int]) -> _Prepared:
+        if job.regions:
+            prep = self._prepare(job)
+        else:
+            original = to_tensor(job.content, self.device)
+            filled, alpha = alpha_ops.split(original)
+            prep = _Prepared(original[:, :3], filled, filled, alpha, [], size, [size], [0],
+                             weights_for(job.strength), {}, {}, False)
+        return prep
+
+    def _content_objective(self, prep: _Prepared, size: tuple[int, int], layer: str, pooling: str) -> LossFn:
+        with torch.no_grad():
+            target = self.features(resize(prep.seen, size), [layer], pooling)
+        content_loss = ContentLoss(target, {layer: 1.0})
+        tv_weight = prep.weights.tv
+
+        def loss_fn(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            c = content_loss(self.features(x, [layer], pooling))
+            tv = tv_loss(x)
+            return c + tv_weight * tv, {"content": c, "tv": tv}
+
+        return loss_fn
+
+
+class _ImageTicker:
+    """Decides when a progress event carries the picture: every N steps or T seconds."""
+
+    def __init__(self, every: int, interval: float) -> None:
+        self.every, self.interval, self.last = every, interval, -math.inf
+
+    def due(self, step: int, elapsed: float) -> bool:
+        due = (self.every > 0 and step % self.every == 0) or (self.interval > 0 and elapsed - self.last >= self.interval)
+        if due:
+            self.last = elapsed
+        return due
+
+
+def _layer_weights(layers: Sequence[str] | dict[str, float], what: str) -> dict[str, float]:
+    weights = dict(layers) if isinstance(layers, dict) else {name: 1.0 for name in layers}
+    if not weights:
+        raise JobError(f"give at least one {what} layer")
+    try:
+        check_layers(weights)
+    except ValueError as e:
+        raise JobError(str(e)) from None
+    if any(not (math.isfinite(w) and w >= 0) for w in weights.values()) or sum(weights.values()) <= 0:
+        raise JobError(f"{what} layer weights must be non-negative and not all zero")
+    total = sum(weights.values())
+    return {name: w / total for name, w in weights.items()}

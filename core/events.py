@@ -1,0 +1,70 @@
+"""What the engine tells its caller while it works, and how the caller stops it.
+
+The engine is a generator of these events; the CLI draws a progress bar from them and
+the server turns them into protocol messages.  Nothing here knows about either.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+class CancelToken:
+    """Set from any thread; the engine checks it between iterations."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class Progress:
+    stage: int  # 1-based
+    stages: int
+    size: tuple[int, int]  # (height, width) of this stage
+    iteration: int  # 1-based, within the stage
+    iterations: int  # of this stage
+    step: int  # 1-based, over the whole job
+    steps: int
+    losses: dict[str, float]  # per term ("content", "style", "tv") and "total"
+    elapsed: float  # seconds since the job started
+    # The current picture, composited like the result, when the caller asked for it at
+    # this step: a (channels, height, width) float tensor in [0, 1] left on the engine's
+    # device, so that a caller can downscale it there before copying it off.
+    image: torch.Tensor | None = None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, assuming every step costs what the steps so far cost on average.
+
+        Later stages are larger and slower, so this is optimistic early in a job; it is
+        corrected as the job goes on.
+        """
+        if self.step <= 0:
+            return None
+        return self.elapsed / self.step * (self.steps - self.step)
+
+
+@dataclass
+class Result:
+    image: np.ndarray  # (height, width, channels) float32 in [0, 1], channels as the content
+    cancelled: bool
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+    steps: int = 0
+    reason: str = ""
+
+
+Event = Progress | Result

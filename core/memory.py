@@ -1,0 +1,44 @@
+"""Refusing sizes that cannot fit, before the machine starts swapping or the GPU fails.
+
+The estimate is linear in pixels, fitted to peak memory measured for one forward and
+backward pass through VGG19 to relu5_1 in fp32 on this CPU: 0.87 GB at 512 px and
+2.1 GB at 1024 px.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .job import JobError
+
+FIXED_BYTES = 460e6
+BYTES_PER_PIXEL = 1640.0
+
+
+def estimate_bytes(height: int, width: int) -> float:
+    return FIXED_BYTES + BYTES_PER_PIXEL * height * width
+
+
+def available_bytes(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return float(free)
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return float(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def check_fits(height: int, width: int, device: torch.device) -> None:
+    need = estimate_bytes(height, width)
+    have = available_bytes(device)
+    if have is not None and need > have:
+        raise JobError(
+            f"{width}x{height} px needs about {need / 1e9:.1f} GB on {device.type}, but only "
+            f"{have / 1e9:.1f} GB is free; choose a smaller size"
+        )

@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Install Restyle for this user: the server, the Krita plugin and the GIMP plug-in.
+
+    python3 install.py              # everything
+    python3 install.py --dry-run    # show what would happen
+    python3 install.py --uninstall  # remove exactly what an earlier run added
+
+Only the standard library is used, so any Python 3.9 or newer can run this before
+anything else is installed.  Every change is recorded in a manifest, which is what
+makes re-running safe and `--uninstall` exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+TORCH_VERSION = "2.13.0"
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:7865"
+PLUGIN_NAME = "restyle"
+CLIENT_DEPS = ("pyzmq", "msgpack")
+# Python of the Krita builds that bundle their own (Windows, macOS, AppImage, Flatpak).
+BUNDLED_KRITA_PYTHON = "3.10"
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+
+
+class InstallError(RuntimeError):
+    """Something the user has to fix; the message says what."""
+
+
+# --- where things go ------------------------------------------------------------------
+
+
+class Places:
+    """Per-platform folders, all derived from one home so tests can use a fake one."""
+
+    def __init__(self, home: Path, platform: str = sys.platform, environ: dict | None = None) -> None:
+        self.home = home
+        self.platform = platform
+        env = dict(os.environ if environ is None else environ)
+        self.custom_home = environ is None and home != Path.home()
+        # With --home, the user's own XDG/APPDATA variables would point outside it.
+        get = (lambda key: None) if self.custom_home else env.get
+        if platform.startswith("win"):
+            self.config = Path(get("APPDATA") or home / "AppData" / "Roaming")
+            self.data = Path(get("LOCALAPPDATA") or home / "AppData" / "Local")
+        elif platform == "darwin":
+            self.config = self.data = home / "Library" / "Application Support"
+        else:
+            self.config = Path(get("XDG_CONFIG_HOME") or home / ".config")
+            self.data = Path(get("XDG_DATA_HOME") or home / ".local" / "share")
+
+    @property
+    def restyle_data(self) -> Path:
+        return self.data / "restyle"
+
+    @property
+    def restyle_config(self) -> Path:
+        return self.config / "restyle"
+
+    @property
+    def venv(self) -> Path:
+        return self.restyle_data / "venv"
+
+    @property
+    def manifest(self) -> Path:
+        return self.restyle_data / "install-manifest.json"
+
+    def venv_program(self, name: str) -> Path:
+        if self.platform.startswith("win"):
+            return self.venv / "Scripts" / f"{name}.exe"
+        return self.venv / "bin" / name
+
+
+class KritaTarget:
+    def __init__(
+        self, label: str, pykrita: Path, kritarc: Path, bundled_python: bool, wheel_platforms: tuple[str, ...] = ()
+    ) -> None:
+        self.label, self.pykrita, self.kritarc = label, pykrita, kritarc
+        self.bundled_python, self.wheel_platforms = bundled_python, wheel_platforms
+
+
+def find_kritas(places: Places, force: bool, bundled_linux: bool) -> list[KritaTarget]:
+    """Every Krita this user has (or has had): an existing settings or resource folder counts."""
+    home, found = places.home, []
+    if places.platform.startswith("win"):
+        target = KritaTarget(
+            "Krita (Windows)", places.config / "krita" / "pykrita", places.data / "kritarc", True, ("win_amd64",)
+        )
+        if force or (places.config / "krita").exists() or target.kritarc.exists():
+            found.append(target)
+        return found
+    if places.platform == "darwin":
+        target = KritaTarget(
+            "Krita (macOS)",
+            places.data / "krita" / "pykrita",
+            home / "Library" / "Preferences" / "kritarc",
+            True,
+            ("macosx_10_15_universal2", "macosx_11_0_arm64", "macosx_10_15_x86_64"),
+        )
+        if force or (places.data / "krita").exists() or target.kritarc.exists():
+            found.append(target)
+        return found
+    linux_wheels = ("manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64")
+    native = KritaTarget(
+        "Krita",
+        places.data / "krita" / "pykrita",
+        places.config / "kritarc",
+        bundled_linux,
+        linux_wheels if bundled_linux else (),
+    )
+    on_path = shutil.which("krita") is not None and not places.custom_home
+    if force or on_path or (places.data / "krita").exists() or native.kritarc.exists():
+        found.append(native)
+    flatpak = home / ".var" / "app" / "org.kde.krita"
+    if flatpak.exists():
+        found.append(
+            KritaTarget(
+                "Krita (Flatpak)",
+                flatpak / "data" / "krita" / "pykrita",
+                flatpak / "config" / "kritarc",
+                True,
+                linux_wheels,
+            )
+        )
+    return found
+
+
+def find_gimps(places: Places) -> list[Path]:
+    """The plug-ins folder of every GIMP 3.x profile of this user."""
+    roots = [places.config / "GIMP"]
+    if not places.platform.startswith("win") and places.platform != "darwin":
+        roots.append(places.home / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP")
+    found = []
+    for root in roots:
+        for profile in sorted(glob.glob(str(root / "3.*"))):
+            if Path(profile).is_dir():
+                found.append(Path(profile) / "plug-ins")
+    return found
+
+
+# --- the manifest: what this installer added ---------------------------------------------
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.paths: list[str] = []  # files and folders this installer created
+        self.folders: list[str] = []  # parent folders it had to make; removed again when empty
+        self.kritarc: list[dict] = []  # {"file", "key", "previous"}
+        self.venv: str | None = None
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self.paths = list(data.get("paths", []))
+            self.folders = list(data.get("folders", []))
+            self.kritarc = list(data.get("kritarc", []))
+            self.venv = data.get("venv")
+
+    def add_path(self, path: Path) -> None:
+        if str(path) not in self.paths:
+            self.paths.append(str(path))
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": 1, "paths": self.paths, "folders": self.folders, "kritarc": self.kritarc, "venv": self.venv}
+        self.path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+class Installer:
+    def __init__(self, places: Places, dry_run: bool, log=print) -> None:
+        self.places, self.dry_run, self.log = places, dry_run, log
+        self.manifest = Manifest(places.manifest)
+        self.notes: list[str] = []  # what the user still has to do
+        self.krita_python = BUNDLED_KRITA_PYTHON
+
+    def say(self, message: str) -> None:
+        self.log(("would " if self.dry_run else "") + message)
+
+    def run(self, command: list[str]) -> None:
+        self.say("run: " + " ".join(command))
+        if not self.dry_run:
+            result = subprocess.run(command)
+            if result.returncode != 0:
+                raise InstallError(f"this command failed (exit code {result.returncode}): {' '.join(command)}")
+
+    def save_manifest(self) -> None:
+        self.make_parents(self.manifest.path)
+        self.manifest.save()
+
+    def make_parents(self, path: Path) -> None:
+        missing = []
+        for parent in path.parents:
+            if parent.exists():
+                break
+            missing.append(parent)
+        for folder in reversed(missing):
+            folder.mkdir()
+            if str(folder) not in self.manifest.folders:
+                self.manifest.folders.append(str(folder))
+
+    def copy_tree(self, source: Path, target: Path) -> None:
+        self.say(f"copy {source} -> {target}")
+        if self.dry_run:
+            return
+        if target.exists() and str(target) not in self.manifest.paths:
+            raise InstallError(f"{target} exists and was not installed by Restyle; move it away and run again")
+        if target.exists():
+            shutil.rmtree(target)
+        self.make_parents(target)
+        shutil.copytree(source, target, ignore=IGNORE)
+        self.manifest.add_path(target)
+
+    def copy_file(self, source: Path, target: Path) -> None:
+        self.say(f"copy {source} -> {target}")
+        if self.dry_run:
+            return
+        if target.exists() and str(target) not in self.manifest.paths:
+            raise InstallError(f"{target} exists and was not installed by Restyle; move it away and run again")
+        self.make_parents(target)
+        shutil.copy2(source, target)
+        self.manifest.add_path(target)
+
+    def write_file(self, target: Path, text: str) -> None:
+        self.say(f"write {target}")
+        if self.dry_run:
+            return
+        self.make_parents(target)
+        target.write_text(text, encoding="utf-8")
+        self.manifest.add_path(target)
+
+    # --- the server ---
+
+    def install_venv(self, python: str, torch_index: str | None) -> None:
+        venv = self.places.venv
+        pip = [str(self.places.venv_program("python")), "-m", "pip"]
+        if not venv.exists():
+            self.run([python, "-m", "venv", str(venv)])
+            if not self.dry_run:
+                self.manifest.venv = str(venv)
+                self.save_manifest()
+        else:
+            self.say(f"reuse the virtual environment {venv}")
+        self.run(pip + ["install", "--upgrade", "pip"])
+        torch = pip + ["install", f"torch=={TORCH_VERSION}"]
+        if torch_index:
+            torch += ["--index-url", torch_index]
+        self.run(torch)
+        self.run(pip + ["install", str(REPO)])
+
+    def write_server_config(self, endpoint: str) -> None:
+        config = {
+            "endpoint": endpoint,
+            "command": [str(self.places.venv_program("restyle")), "serve"],
+            "log": str(self.places.restyle_data / "server.log"),
+            "installed_from": str(REPO),
+        }
+        self.write_file(self.places.restyle_config / "server.json", json.dumps(config, indent=1) + "\n")
+
+    # --- Krita ---
+
+    def install_krita(self, target: KritaTarget, check_python: bool) -> None:
+        self.log(f"{target.label}: plugin folder {target.pykrita}")
+        self.copy_file(REPO / "plugin" / "krita" / f"{PLUGIN_NAME}.desktop", target.pykrita / f"{PLUGIN_NAME}.desktop")
+        self.copy_tree(REPO / "plugin" / "krita" / PLUGIN_NAME, target.pykrita / PLUGIN_NAME)
+        self.copy_tree(REPO / "plugin" / "restyle_client", target.pykrita / "restyle_client")
+        self.enable_in_kritarc(target.kritarc, f"enable_{PLUGIN_NAME}")
+        if target.bundled_python:
+            self.place_wheels(target.pykrita, self.krita_python, target.wheel_platforms)
+        elif check_python:
+            self.check_system_python("Krita")
+
+    def enable_in_kritarc(self, kritarc: Path, key: str) -> None:
+        self.say(f"set [python] {key}=true in {kritarc}")
+        if self.dry_run:
+            return
+        lines = kritarc.read_text(encoding="utf-8").splitlines() if kritarc.exists() else []
+        lines, previous = set_ini_key(lines, "python", key, "true")
+        if not any(e["file"] == str(kritarc) and e["key"] == key for e in self.manifest.kritarc):
+            self.manifest.kritarc.append({"file": str(kritarc), "key": key, "previous": previous})
+        self.make_parents(kritarc)
+        kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def place_wheels(self, folder: Path, python_version: str, platforms: tuple[str, ...]) -> None:
+        """Unpack pyzmq and msgpack wheels for the editor's own Python beside the plugin."""
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--only-binary=:all:",
+                "--no-deps",
+                "--python-version",
+                python_version,
+                "--dest",
+                tmp,
+            ]
+            for platform in platforms:
+                command += ["--platform", platform]
+            self.run(command + list(CLIENT_DEPS))
+            if self.dry_run:
+                self.say(f"unpack the wheels into {folder}")
+                return
+            for wheel in sorted(Path(tmp).glob("*.whl")):
+                with zipfile.ZipFile(wheel) as archive:
+                    tops = {name.split("/")[0] for name in archive.namelist()}
+                    archive.extractall(folder)
+                for top in sorted(tops):
+                    self.manifest.add_path(folder / top)
+                self.log(f"unpacked {wheel.name} into {folder}")
+
+    def check_system_python(self, editor: str) -> None:
+        python = "/usr/bin/python3"
+        if not Path(python).exists():
+            python = shutil.which("python3") or python
+        try:
+            ok = subprocess.run([python, "-c", "import zmq, msgpack"], capture_output=True).returncode == 0
+        except OSError:
+            ok = False
+        if ok:
+            self.log(f"{editor} uses {python}, which has pyzmq and msgpack: good")
+        else:
+            self.notes.append(
+                f"{editor} uses the system Python ({python}), which lacks pyzmq or msgpack. Install them with "
+                "your package manager: Debian/Ubuntu `sudo apt install python3-zmq python3-msgpack`, "
+                "Fedora `sudo dnf install python3-zmq python3-msgpack`, Arch `sudo pacman -S python-pyzmq "
+                "python-msgpack`."
+            )
+
+    # --- GIMP ---
+
+    def install_gimp(self, plug_ins: Path, check_python: bool) -> None:
+        source = REPO / "plugin" / "gimp" / PLUGIN_NAME
+        if not (source / f"{PLUGIN_NAME}.py").exists():
+            self.log(f"GIMP: {source} is not in this checkout; skipped {plug_ins}")
+            return
+        self.log(f"GIMP: plug-ins folder {plug_ins}")
+        target = plug_ins / PLUGIN_NAME
+        self.copy_tree(source, target)
+        self.copy_tree(REPO / "plugin" / "restyle_client", target / "restyle_client")
+        script = target / f"{PLUGIN_NAME}.py"
+        self.say(f"make {script} executable")
+        if not self.dry_run:
+            script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        if check_python and not self.places.platform.startswith("win") and self.places.platform != "darwin":
+            self.check_system_python("GIMP")
+
+    # --- undoing ---
+
+    def uninstall(self) -> None:
+        manifest = self.manifest
+        if not manifest.path.exists():
+            self.log(f"Nothing to remove: no manifest at {manifest.path}.")
+            return
+        for entry in manifest.kritarc:
+            kritarc = Path(entry["file"])
+            self.say(f"restore [python] {entry['key']} in {kritarc}")
+            if not self.dry_run and kritarc.exists():
+                lines = kritarc.read_text(encoding="utf-8").splitlines()
+                lines, _ = set_ini_key(lines, "python", entry["key"], entry.get("previous"))
+                kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for raw in sorted(manifest.paths, key=len, reverse=True):
+            path = Path(raw)
+            if not path.exists():
+                continue
+            self.say(f"remove {path}")
+            if not self.dry_run:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if manifest.venv and Path(manifest.venv).exists():
+            self.say(f"remove the virtual environment {manifest.venv}")
+            if not self.dry_run:
+                shutil.rmtree(manifest.venv)
+        self.say(f"remove {manifest.path}")
+        if not self.dry_run:
+            manifest.path.unlink()
+            folders = [*manifest.folders, str(self.places.restyle_config), str(self.places.restyle_data)]
+            for folder in sorted(map(Path, folders), key=lambda p: len(p.parts), reverse=True):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+def set_ini_key(lines: list[str], section: str, key: str, value: str | None) -> tuple[list[str], str | None]:
+    """Set (or with value None, remove) `key` in `[section]`; returns the new lines and the old value."""
+    out = list(lines)
+    header = f"[{section}]"
+    start = next((i for i, line in enumerate(out) if line.strip() == header), None)
+    if start is None:
+        if value is None:
+            return out, None
+        if out and out[-1].strip():
+            out.append("")
+        return out + [header, f"{key}={value}"], None
+    end = next((i for i in range(start + 1, len(out)) if out[i].strip().startswith("[")), len(out))
+    for i in range(start + 1, end):
+        name, sep, old = out[i].partition("=")
+        if sep and name.strip() == key:
+            if value is None:
+                del out[i]
+                if not any(line.strip() for line in out[start + 1 : end - 1]):
+                    del out[start : end - 1]  # the section held only this key: it was ours
+                    while out and not out[-1].strip():
+                        out.pop()
+            else:
+                out[i] = f"{key}={value}"
+            return out, old.strip()
+    if value is not None:
+        insert = end
+        while insert > start + 1 and not out[insert - 1].strip():
+            insert -= 1
+        out.insert(insert, f"{key}={value}")
+    return out, None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Install Restyle: the server, the Krita plugin and the GIMP plug-in.")
+    parser.add_argument("--home", type=Path, default=None, help="install into this home folder instead of yours")
+    parser.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
+    parser.add_argument("--uninstall", action="store_true", help="remove exactly what earlier runs added")
+    parser.add_argument(
+        "--plugins-only",
+        "--no-venv",
+        dest="plugins_only",
+        action="store_true",
+        help="skip the server's virtual environment (plugins and settings only)",
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the Python (3.10 or newer) that the server's virtual environment is made from",
+    )
+    parser.add_argument(
+        "--torch-index-url", default=None, help="where pip gets torch, e.g. https://download.pytorch.org/whl/cpu"
+    )
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"where the server listens ({DEFAULT_ENDPOINT})")
+    parser.add_argument("--krita", action="store_true", help="install the Krita plugin even where no Krita was seen")
+    parser.add_argument("--no-krita", action="store_true", help="leave Krita alone")
+    parser.add_argument("--no-gimp", action="store_true", help="leave GIMP alone")
+    parser.add_argument(
+        "--bundled-python",
+        action="store_true",
+        help="Linux: Krita is an AppImage with its own Python; place pyzmq/msgpack wheels beside the plugin",
+    )
+    parser.add_argument(
+        "--krita-python",
+        default=BUNDLED_KRITA_PYTHON,
+        metavar="X.Y",
+        help=f"the Python version of a Krita with its own Python (default {BUNDLED_KRITA_PYTHON}, Krita 5.2)",
+    )
+    parser.add_argument("--no-python-check", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    home = args.home.resolve() if args.home else Path.home()
+    places = Places(home) if args.home else Places(home, environ=dict(os.environ))
+    installer = Installer(places, args.dry_run)
+    installer.krita_python = args.krita_python
+    try:
+        if args.uninstall:
+            installer.uninstall()
+            if not args.dry_run:
+                print("Restyle is uninstalled. Restart Krita and GIMP if they are open.")
+            return 0
+        return install(installer, places, args)
+    except InstallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.dry_run and not args.uninstall and (installer.manifest.paths or installer.manifest.venv):
+            installer.save_manifest()
+
+
+def install(installer: Installer, places: Places, args: argparse.Namespace) -> int:
+    check = not args.no_python_check
+    if args.plugins_only:
+        installer.log("Skipping the server's virtual environment (--plugins-only).")
+    else:
+        version = subprocess.run(
+            [args.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        ).stdout.strip()
+        if tuple(int(p) for p in (version or "0.0").split(".")) < (3, 10):
+            raise InstallError(
+                f"the server needs Python 3.10 or newer; {args.python} is {version or 'unusable'}. "
+                "Pass --python /path/to/python3.11"
+            )
+        installer.install_venv(args.python, args.torch_index_url)
+    installer.write_server_config(args.endpoint)
+    kritas = [] if args.no_krita else find_kritas(places, args.krita, args.bundled_python)
+    for target in kritas:
+        installer.install_krita(target, check)
+    if not kritas and not args.no_krita:
+        installer.log("No Krita found for this user (install Krita 5 and run this again, or pass --krita).")
+    gimps = [] if args.no_gimp else find_gimps(places)
+    for plug_ins in gimps:
+        installer.install_gimp(plug_ins, check)
+    if not gimps and not args.no_gimp:
+        installer.log("No GIMP 3 profile found for this user (start GIMP 3 once, then run this again).")
+    if not args.dry_run:
+        installer.save_manifest()
+    print()
+    print("Dry run: nothing was changed." if args.dry_run else "Restyle is installed.")
+    for note in installer.notes:
+        print("TO DO: " + note)
+    print("Next:")
+    if kritas:
+        print("  Krita: restart it, then open Tools > Scripts > Restyle Layer... (the Restyle docker).")
+    if gimps:
+        print("  GIMP: restart it, then open Filters > Artistic > Restyle...")
+    server = places.venv_program("restyle")
+    print(f"  The editors start the server when they need it; to start it yourself: {server} serve")
+    print(
+        f"  To remove everything again: {Path(sys.argv[0]).name} --uninstall"
+        + (f" --home {places.home}" if args.home else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Restyle for GIMP 3: Filters > Artistic > Restyle...
+
+The only file that touches GIMP (`gi`).  It reads layers and masks out of GIMP, hands
+them to the plain modules beside it (request building, the server conversation) and
+puts the answer back as new layers.  GIMP starts it as a script, so this folder is on
+sys.path and the bundled `restyle_client` package imports as is.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import GLib, GObject, Gegl, Gimp  # noqa: E402
+
+from restyle_gimp_args import (  # noqa: E402
+    ARGUMENTS, DIALOG_EXPANDERS, DIALOG_FRAMES, EXTRA_MASK_ARGUMENTS, MENU_LABEL, MENU_PATH,
+    PROCEDURE_NAME, STYLE_ARGUMENTS, VALUE_ARGUMENTS,
+)
+from restyle_gimp_deps import install_hint, missing_packages  # noqa: E402
+
+_RW = GObject.ParamFlags.READWRITE
+
+
+# ---- registration ---------------------------------------------------------------
+
+def _add_argument(procedure, arg) -> None:
+    if arg.kind == "layer":
+        procedure.add_layer_argument(arg.name, arg.nick, arg.blurb, True, _RW)
+    elif arg.kind == "drawable":
+        procedure.add_drawable_argument(arg.name, arg.nick, arg.blurb, True, _RW)
+    elif arg.kind == "choice":
+        choice = Gimp.Choice.new()
+        for number, (value, label) in enumerate(arg.choices):
+            choice.add(value, number, label, "")
+        procedure.add_choice_argument(arg.name, arg.nick, arg.blurb, choice, arg.default, _RW)
+    elif arg.kind == "double":
+        procedure.add_double_argument(arg.name, arg.nick, arg.blurb, arg.minimum, arg.maximum,
+                                      arg.default, _RW)
+    elif arg.kind == "int":
+        procedure.add_int_argument(arg.name, arg.nick, arg.blurb, int(arg.minimum),
+                                   int(arg.maximum), arg.default, _RW)
+    elif arg.kind == "boolean":
+        procedure.add_boolean_argument(arg.name, arg.nick, arg.blurb, arg.default, _RW)
+    elif arg.kind == "string":
+        procedure.add_string_argument(arg.name, arg.nick, arg.blurb, arg.default, _RW)
+    else:
+        raise ValueError(f"unknown argument kind {arg.kind!r}")
+
+
+class Restyle(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PROCEDURE_NAME]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _run, None)
+        procedure.set_image_types("RGB*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label(MENU_LABEL)
+        procedure.add_menu_path(MENU_PATH)
+        procedure.set_documentation(
+            "Repaint a layer in the style of another layer",
+            "Neural style transfer by a Restyle server (run `restyle serve`). The result is a "
+            "new layer above the content layer, named after the style; the content layer is "
+            "left as it is. The selection, or a chosen layer or channel, limits the change.",
+            name)
+        procedure.set_attribution("Restyle", "Restyle contributors", "2026")
+        for arg in ARGUMENTS:
+            _add_argument(procedure, arg)
+        return procedure
+
+
+# ---- running ----------------------------------------------------------------------
+
+def _fail(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
+    return procedure.new_return_values(
+        status, GLib.Error.new_literal(Gimp.PlugIn.error_quark(), message, 0))
+
+
+def _run(procedure, run_mode, image, drawables, config, run_data):
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        _preselect_style(image, drawables, config)
+        if not _dialog(procedure, config):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    missing = missing_packages()
+    if missing:
+        return _fail(procedure, install_hint(missing))
+    if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+        return _fail(procedure, "Select exactly one layer to restyle (not a mask or channel)",
+                     Gimp.PDBStatusType.CALLING_ERROR)
+    from restyle_client.request import RequestError
+    from restyle_gimp_job import PluginError
+    try:
+        status = _restyle(image, drawables[0], config)
+    except (PluginError, RequestError) as exc:
+        return _fail(procedure, str(exc))
+    except Exception as exc:  # a bug: say what broke in the dialog, keep the trace for reports
+        traceback.print_exc()
+        return _fail(procedure, f"Restyle failed: {type(exc).__name__}: {exc}")
+    Gimp.displays_flush()
+    return procedure.new_return_values(status, GLib.Error())
+
+
+def _preselect_style(image, drawables, config):
+    """Start the dialog with some other layer as the style, not an empty chooser."""
+    if config.get_property("style-layer") is not None:
+        return
+    others = [layer for layer in image.get_layers() if layer not in drawables]
+    if others:
+        config.set_property("style-layer", others[0])
+
+
+def _dialog(procedure, config) -> bool:
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi
+
+    GimpUi.init(PROCEDURE_NAME)
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title="Restyle")
+    containers = []
+    for fill, groups in ((dialog.fill_frame, DIALOG_FRAMES), (dialog.fill_expander, DIALOG_EXPANDERS)):
+        for container, title, names in groups:
+            dialog.get_label(f"{container}-title", title, False, False)
+            dialog.fill_box(f"{container}-box", list(names))
+            fill(container, f"{container}-title", False, f"{container}-box")
+            containers.append(container)
+    only_for_drawable = Gimp.ValueArray.new(1)
+    only_for_drawable.append(GObject.Value(GObject.TYPE_STRING, "drawable"))
+    dialog.set_sensitive_if_in("mask-drawable", None, "mask-source", only_for_drawable, True)
+    dialog.fill(containers)
+    ok = dialog.run()
+    dialog.destroy()
+    return bool(ok)
+
+
+def _restyle(image, content, config):
+    from restyle_client.client import Client, ServerUnavailable
+    from restyle_client.request import Region
+
+    from restyle_gimp_job import (
+        PluginError, build_request, frames_group_name, parse_settings, result_layer_name, style_of,
+    )
+    from restyle_gimp_pixels import Rect, sample_for_precision
+    from restyle_gimp_session import run_job
+
+    settings = parse_settings({name: config.get_property(name) for name in VALUE_ARGUMENTS})
+    sample = sample_for_precision(image.get_precision().value_nick)
+    _ok, x, y = content.get_offsets()
+    area = Rect(x, y, content.get_width(), content.get_height())
+
+    regions, style_names = [], []
+    for number, (style_arg, mask_arg) in enumerate(zip(STYLE_ARGUMENTS, EXTRA_MASK_ARGUMENTS)):
+        style_layer = config.get_property(style_arg)
+        if style_layer is None:
+            if number == 0:
+                raise PluginError("Choose a style layer")
+            continue
+        if number == 0:
+            mask = _first_mask(image, area, settings.mask_source, config.get_property("mask-drawable"))
+        else:
+            chosen = config.get_property(mask_arg)
+            mask = _drawable_mask(chosen, area) if chosen is not None else None
+        name = style_layer.get_name()
+        regions.append(Region([style_of(_read_colour(style_layer, "u8"), name)], mask))
+        style_names.append(name)
+
+    request = build_request(_read_colour(content, sample), regions, settings)
+    client = Client(settings.endpoint, server_public_key=settings.server_key)
+    changes = _Changes(image, content, result_layer_name(style_names),
+                       frames_group_name(style_names))
+    try:
+        try:
+            client.hello(timeout=5.0)
+        except ServerUnavailable:
+            raise PluginError(f"No Restyle server answers at {settings.endpoint}. Start one with "
+                              "`restyle serve`, or set the server in the Restyle dialog.") from None
+        Gimp.progress_init("Restyle")
+        outcome = run_job(client, request, changes, keep_frames=settings.keep_frames)
+        changes.result(outcome.result, outcome.cancelled)
+    finally:
+        changes.close()
+        client.close()
+        Gimp.progress_end()
+    return Gimp.PDBStatusType.CANCEL if outcome.cancelled else Gimp.PDBStatusType.SUCCESS
+
+
+# ---- pixels in --------------------------------------------------------------------
+
+def _read_colour(drawable, sample):
+    from restyle_gimp_pixels import babl_format, colour_pixels
+
+    width, height = drawable.get_width(), drawable.get_height()
+    has_alpha = drawable.has_alpha()
+    data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0,
+                                     babl_format(4 if has_alpha else 3, sample),
+                                     Gegl.AbyssPolicy.CLAMP)
+    return colour_pixels(width, height, has_alpha, sample, bytes(data))
+
+
+def _first_mask(image, area, source, drawable):
+    from restyle_gimp_job import PluginError
+
+    if source == "none":
+        return None
+    if source == "selection":
+        return None if Gimp.Selection.is_empty(image) else _selection_mask(image, area)
+    if drawable is None:
+        raise PluginError("'Restyle where' is set to a mask layer or channel, but none is chosen")
+    return _drawable_mask(drawable, area)
+
+
+def _selection_mask(image, area):
+    from restyle_gimp_pixels import MASK_FORMAT, Rect, mask_pixels, place_mask
+
+    read = area.intersect(Rect(0, 0, image.get_width(), image.get_height()))
+    data = b""
+    if not read.empty:
+        data = bytes(image.get_selection().get_buffer().get(
+            Gegl.Rectangle.new(read.x, read.y, read.width, read.height), 1.0, MASK_FORMAT,
+            Gegl.AbyssPolicy.NONE))
+    else:
+        read = Rect(area.x, area.y, 0, 0)
+    return mask_pixels(place_mask(data, read, area), area)
+
+
+def _drawable_mask(drawable, area):
+    from restyle_gimp_pixels import (
+        LAYER_AS_MASK_FORMAT, MASK_FORMAT, Rect, grey_alpha_to_mask, mask_pixels, place_mask,
+    )
+
+    _ok, x, y = drawable.get_offsets()
+    read = Rect(x, y, drawable.get_width(), drawable.get_height()).intersect(area)
+    data = b""
+    if read.empty:
+        read = Rect(area.x, area.y, 0, 0)
+    else:
+        is_channel = isinstance(drawable, Gimp.Channel)
+        raw = bytes(drawable.get_buffer().get(
+            Gegl.Rectangle.new(read.x - x, read.y - y, read.width, read.height), 1.0,
+            MASK_FORMAT if is_channel else LAYER_AS_MASK_FORMAT, Gegl.AbyssPolicy.NONE))
+        data = raw if is_channel else grey_alpha_to_mask(raw)
+    return mask_pixels(place_mask(data, read, area), area)
+
+
+# ---- layers out -------------------------------------------------------------------
+
+class _Changes:
+    """Everything the job adds to the image: one undo group, begun at the first change.
+
+    Also the session's sink, so progress and the drawing frames land here as they come.
+    """
+
+    def __init__(self, image, content, name, group_name):
+        self.image, self.content, self.name, self.group_name = image, content, name, group_name
+        self.group = None
+        self.undo_open = False
+
+    def status(self, text, fraction):
+        Gimp.progress_set_text(text)
+        if fraction is None:
+            Gimp.progress_pulse()
+        else:
+            Gimp.progress_update(fraction)
+
+    def frame(self, index, pixels):
+        from restyle_gimp_job import frame_layer_name
+
+        if self.group is None:
+            self._begin()
+            self.group = Gimp.GroupLayer.new(self.image, self.group_name)
+            self.image.insert_layer(self.group, self.content.get_parent(),
+                                    self.image.get_item_position(self.content))
+        layer = self._layer(frame_layer_name(index), pixels, self.group, 0)
+        if (layer.get_width(), layer.get_height()) != (self.content.get_width(),
+                                                       self.content.get_height()):
+            layer.scale(self.content.get_width(), self.content.get_height(), False)
+            _ok, x, y = self.content.get_offsets()
+            layer.set_offsets(x, y)
+        Gimp.displays_flush()
+
+    def result(self, pixels, cancelled):
+        self._begin()
+        anchor = self.group if self.group is not None else self.content
+        name = f"{self.name} (cancelled)" if cancelled else self.name
+        self._layer(name, pixels, self.content.get_parent(), self.image.get_item_position(anchor))
+
+    def close(self):
+        if self.undo_open:
+            self.image.undo_group_end()
+            self.undo_open = False
+
+    def _begin(self):
+        if not self.undo_open:
+            self.image.undo_group_start()
+            self.undo_open = True
+
+    def _layer(self, name, pixels, parent, position):
+        from restyle_gimp_pixels import babl_format
+
+        layer = Gimp.Layer.new(self.image, name, pixels.width, pixels.height,
+                               Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+        self.image.insert_layer(layer, parent, position)
+        _ok, x, y = self.content.get_offsets()
+        layer.set_offsets(x, y)
+        buffer = layer.get_buffer()
+        buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height),
+                   babl_format(pixels.channels, pixels.sample), pixels.data)
+        buffer.flush()
+        layer.update(0, 0, pixels.width, pixels.height)
+        return layer
+
+
+Gimp.main(Restyle.__gtype__, sys.argv)

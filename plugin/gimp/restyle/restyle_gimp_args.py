@@ -1,0 +1,82 @@
+"""The Restyle procedure's arguments: one table for the dialog, scripts and the checks.
+
+The plug-in registers these in this order, GIMP's procedure dialog shows them in this
+order, and batch scripts set them by these names.  Stdlib only: the procedure must
+register even where GIMP's Python lacks pyzmq, so that it can say so when run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+try:
+    from restyle_client import DEFAULT_ENDPOINT
+except ImportError:  # restyle_client needs pyzmq; the missing-package message comes later
+    DEFAULT_ENDPOINT = "tcp://127.0.0.1:7865"
+
+PROCEDURE_NAME = "python-fu-restyle"
+MENU_PATH = "<Image>/Filters/Artistic"
+MENU_LABEL = "Restyle..."
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # layer | drawable | choice | double | int | boolean | string
+    nick: str
+    blurb: str
+    default: Any = None
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label)
+
+
+ARGUMENTS: tuple[Arg, ...] = (
+    Arg("style-layer", "layer", "Style la_yer", "The layer whose look is painted onto the content"),
+    Arg("mask-source", "choice", "Restyle _where", "Where the style applies", "selection",
+        choices=(("none", "Whole layer"), ("selection", "Selection (whole layer if none)"),
+                 ("drawable", "The mask layer or channel below"))),
+    Arg("mask-drawable", "drawable", "Mask layer or chan_nel",
+        "Used when 'Restyle where' is the mask layer or channel: a channel's value, or a layer's grey times its alpha"),
+    Arg("style-layer-2", "layer", "Style layer _2", "Optional: a style for a second region"),
+    Arg("mask-2", "drawable", "_Area of style 2",
+        "Layer or channel (save a selection to a channel); none means the whole layer"),
+    Arg("style-layer-3", "layer", "Style layer _3", "Optional: a style for a third region"),
+    Arg("mask-3", "drawable", "Area o_f style 3",
+        "Layer or channel; none means the whole layer"),
+    Arg("strength", "double", "S_trength", "How strongly the style takes over (0 keeps the content)",
+        0.5, 0.0, 1.0),
+    Arg("style-scale", "double", "Styl_e scale", "Size of the style's brush strokes and patterns",
+        1.0, 0.1, 8.0),
+    Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size",
+        0, 0, 16384),
+    Arg("preserve-colors", "choice", "_Preserve colours", "Keep the content's colours",
+        "none", choices=(("none", "No"), ("luminance", "Luminance only"),
+                         ("stats", "Colour statistics"), ("histogram", "Colour histogram"))),
+    Arg("seed", "int", "See_d", "Same seed and settings give the same picture", 0, 0, 2**31 - 1),
+    Arg("iterations", "int", "Iterations per sta_ge", "Per stage; 0 uses the server's default", 0, 0, 10000),
+    Arg("mode", "choice", "_Mode", "Stylize the layer, or draw it from a blank canvas", "stylize",
+        choices=(("stylize", "Stylize"), ("draw", "Draw (shows its strokes)"))),
+    Arg("keep-frames", "boolean", "_Keep drawing frames",
+        "In Draw mode, keep the progress frames as layers in a layer group", False),
+    Arg("endpoint", "string", "Ser_ver", "ZeroMQ endpoint of the Restyle server", DEFAULT_ENDPOINT),
+    Arg("server-key", "string", "Server's p_ublic key",
+        "The server's public key (CurveZMQ), when it requires encryption; empty otherwise", ""),
+)
+
+# The dialog's frames: (id, title, arguments); an expander for what few people change.
+DIALOG_FRAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("region-1", "Style", ("style-layer", "mask-source", "mask-drawable")),
+    ("region-2", "Second style (optional)", ("style-layer-2", "mask-2")),
+    ("region-3", "Third style (optional)", ("style-layer-3", "mask-3")),
+    ("look", "Painting", ("strength", "style-scale", "preserve-colors", "size", "seed")),
+    ("mode-box", "Mode", ("mode", "keep-frames", "iterations")),
+)
+DIALOG_EXPANDERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("server", "Server", ("endpoint", "server-key")),
+)
+
+STYLE_ARGUMENTS = ("style-layer", "style-layer-2", "style-layer-3")
+EXTRA_MASK_ARGUMENTS = (None, "mask-2", "mask-3")
+VALUE_ARGUMENTS = tuple(a.name for a in ARGUMENTS if a.kind not in ("layer", "drawable"))

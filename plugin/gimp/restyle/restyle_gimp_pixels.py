@@ -1,0 +1,122 @@
+"""Pixel bookkeeping between GIMP's buffers and the wire's `Pixels`.
+
+GIMP hands out raw bytes in a babl format we name, so everything here is geometry and
+byte shuffling that needs no GIMP: which format keeps an image's precision, and how a
+mask that lives in image coordinates (the selection) or in another drawable's
+coordinates lines up with the content layer, which may be offset or stick out of the
+canvas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from restyle_client.request import Pixels
+
+_BABL_SAMPLE = {"u8": "u8", "u16": "u16", "f32": "float"}
+_SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
+MASK_FORMAT = "Y u8"
+LAYER_AS_MASK_FORMAT = "Y'A u8"
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle in some coordinate system; right and bottom edges are exclusive."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def empty(self) -> bool:
+        return self.width <= 0 or self.height <= 0
+
+    def intersect(self, other: "Rect") -> "Rect":
+        x1, y1 = max(self.x, other.x), max(self.y, other.y)
+        x2 = min(self.x + self.width, other.x + other.width)
+        y2 = min(self.y + self.height, other.y + other.height)
+        return Rect(x1, y1, max(0, x2 - x1), max(0, y2 - y1))
+
+    def moved(self, dx: int, dy: int) -> "Rect":
+        return Rect(self.x + dx, self.y + dy, self.width, self.height)
+
+
+def sample_for_precision(precision_nick: str) -> str:
+    """The wire sample type that holds an image of this GIMP precision without loss.
+
+    `precision_nick` is `Gimp.Precision`'s value nick, e.g. "u8-non-linear",
+    "u16-perceptual", "half-linear".  32-bit integer images go as float: f32 keeps more
+    of them than u16 would.
+    """
+    nick = precision_nick.lower().replace("_", "-")
+    if nick.startswith("u8"):
+        return "u8"
+    if nick.startswith("u16"):
+        return "u16"
+    return "f32"
+
+
+def babl_format(channels: int, sample: str) -> str:
+    """The perceptual (primed) babl format for RGB/RGBA pixels of a wire sample type.
+
+    Perceptual, because that is what painters see and what the style transfer was
+    trained on; the unprimed "RGBA u8" would hand over linear light.
+    """
+    if channels not in (3, 4):
+        raise ValueError(f"colour pixels have 3 or 4 channels, not {channels}")
+    if sample not in _BABL_SAMPLE:
+        raise ValueError(f"unknown sample type {sample!r}")
+    components = "R'G'B'A" if channels == 4 else "R'G'B'"
+    return f"{components} {_BABL_SAMPLE[sample]}"
+
+
+def expected_bytes(width: int, height: int, channels: int, sample: str) -> int:
+    return width * height * channels * _SAMPLE_BYTES[sample]
+
+
+def colour_pixels(width: int, height: int, has_alpha: bool, sample: str, data: bytes) -> Pixels:
+    """Wrap bytes read with `babl_format(...)` as wire pixels, checking their length."""
+    channels = 4 if has_alpha else 3
+    want = expected_bytes(width, height, channels, sample)
+    if len(data) != want:
+        raise ValueError(f"GIMP returned {len(data)} bytes for a {width}x{height} "
+                         f"{channels}-channel {sample} buffer; expected {want}")
+    return Pixels(width, height, channels, sample, bytes(data))
+
+
+def place_mask(data: bytes, read: Rect, target: Rect) -> bytes:
+    """Put a one-byte-per-pixel mask read over `read` into a zeroed `target`-sized mask.
+
+    Both rectangles are in the same coordinates (image coordinates, say).  Pixels of
+    `target` that `read` does not cover stay 0 - outside the selection or outside the
+    mask layer means "not restyled".  The part of `read` outside `target` is dropped.
+    """
+    if len(data) != read.width * read.height:
+        raise ValueError(f"mask data has {len(data)} bytes for a {read.width}x{read.height} area")
+    out = bytearray(target.width * target.height)
+    overlap = read.intersect(target)
+    if overlap.empty:
+        return bytes(out)
+    for row in range(overlap.height):
+        src_y = overlap.y - read.y + row
+        dst_y = overlap.y - target.y + row
+        src = src_y * read.width + (overlap.x - read.x)
+        dst = dst_y * target.width + (overlap.x - target.x)
+        out[dst:dst + overlap.width] = data[src:src + overlap.width]
+    return bytes(out)
+
+
+def grey_alpha_to_mask(data: bytes) -> bytes:
+    """A layer used as a mask: its grey value, faded by its alpha.
+
+    Painting white on a transparent layer marks where to restyle; transparent areas
+    are left alone whatever their hidden colour.
+    """
+    if len(data) % 2:
+        raise ValueError("grey+alpha data must have an even number of bytes")
+    grey, alpha = data[0::2], data[1::2]
+    return bytes((g * a + 127) // 255 for g, a in zip(grey, alpha))
+
+
+def mask_pixels(data: bytes, target: Rect) -> Pixels:
+    return Pixels(target.width, target.height, 1, "u8", data)

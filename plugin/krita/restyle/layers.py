@@ -1,0 +1,202 @@
+"""Krita glue: reading layers, selections and masks as wire pixels, writing layers back.
+
+Everything that touches Krita's document API is here; the conversions themselves are
+in `pixels`, which runs without Krita.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QImage
+from restyle_client.request import Pixels
+
+from . import pixels as px
+
+LAYER_TYPES = ("paintlayer", "grouplayer", "filelayer", "vectorlayer", "filllayer", "clonelayer")
+MASK_TYPES = ("selectionmask", "transparencymask")
+PREVIEW_NAME = "Restyle preview"
+
+
+class LayerError(ValueError):
+    """A layer cannot be used as asked; the message is for the user."""
+
+
+@dataclass
+class Rect:
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, qrect) -> Rect:
+        return cls(qrect.x(), qrect.y(), qrect.width(), qrect.height())
+
+    def tuple(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.width, self.height)
+
+
+def walk(node) -> Iterator[tuple[object, int]]:
+    """Every node below `node`, top of the stack first, with its depth."""
+
+    def visit(parent, depth: int):
+        for child in reversed(parent.childNodes()):
+            yield child, depth
+            yield from visit(child, depth + 1)
+
+    yield from visit(node, 0)
+
+
+def node_id(node) -> str:
+    return node.uniqueId().toString()
+
+
+def document_key(document) -> str:
+    """Stable for as long as the document is open, whichever wrapper object Krita hands out."""
+    return node_id(document.rootNode())
+
+
+def find_node(document, uid: str):
+    for node, _ in walk(document.rootNode()):
+        if node_id(node) == uid:
+            return node
+    return None
+
+
+def layers(document) -> list[tuple[object, int]]:
+    return [(n, d) for n, d in walk(document.rootNode()) if n.type() in LAYER_TYPES and n.name() != PREVIEW_NAME]
+
+
+def masks(document) -> list[tuple[object, int]]:
+    return [(n, d) for n, d in walk(document.rootNode()) if n.type() in MASK_TYPES]
+
+
+def layer_format(node) -> tuple[str, str]:
+    return node.colorModel(), node.colorDepth()
+
+
+def read_layer(node, rect: Rect | None = None) -> tuple[Pixels, Rect, bytes]:
+    """A layer's pixels in `rect` (default: its painted bounds) as wire and native bytes."""
+    model, depth = layer_format(node)
+    px.check_format(model, depth, f"The layer \u201c{node.name()}\u201d")
+    rect = rect or Rect.of(node.bounds())
+    if rect.width <= 0 or rect.height <= 0:
+        raise LayerError(f"The layer \u201c{node.name()}\u201d is empty.")
+    native = bytes(node.pixelData(*rect.tuple()))
+    return px.native_to_wire(native, rect.width, rect.height, depth), rect, native
+
+
+def selection_plane(document, rect: Rect) -> bytes | None:
+    """The document's selection over `rect`, one byte per pixel; None when nothing is selected."""
+    selection = document.selection()
+    if selection is None or selection.width() <= 0 or selection.height() <= 0:
+        return None
+    plane = bytes(selection.pixelData(*rect.tuple()))
+    return plane if plane.strip(b"\x00") else None
+
+
+def _bgra8(node, rect: Rect) -> bytes:
+    model, depth = layer_format(node)
+    px.check_format(model, depth, f"The layer \u201c{node.name()}\u201d")
+    native = bytes(node.pixelData(*rect.tuple()))
+    if depth == "U8":
+        return native
+    order = px.CHANNEL_MAP[depth]  # native channel i is wire channel order[i]
+    out = bytearray(rect.width * rect.height * 4)
+    for native_channel, wire_channel in enumerate(order):
+        out[(2, 1, 0, 3)[wire_channel] :: 4] = px.channel_u8(native, depth, native_channel)
+    return bytes(out)
+
+
+def layer_alpha_plane(node, rect: Rect) -> bytes:
+    model, depth = layer_format(node)
+    px.check_format(model, depth, f"The layer \u201c{node.name()}\u201d")
+    return px.channel_u8(bytes(node.pixelData(*rect.tuple())), depth, 3)
+
+
+def layer_grey_plane(node, rect: Rect) -> bytes:
+    """Lightness times coverage: a transparent pixel never selects."""
+    image = QImage(_bgra8(node, rect), rect.width, rect.height, rect.width * 4, QImage.Format_ARGB32)
+    grey = image.convertToFormat(QImage.Format_ARGB32_Premultiplied).convertToFormat(QImage.Format_Grayscale8)
+    return _image_bytes(grey, rect.width, 1)
+
+
+def mask_node_plane(node, rect: Rect) -> bytes:
+    data = bytes(node.pixelData(*rect.tuple()))
+    if len(data) != rect.width * rect.height:
+        raise LayerError(f"The mask \u201c{node.name()}\u201d is not a one-channel mask.")
+    return data
+
+
+def _image_bytes(image: QImage, width: int, bytes_per_pixel: int) -> bytes:
+    row = width * bytes_per_pixel
+    ptr = image.constBits()
+    ptr.setsize(image.bytesPerLine() * image.height())
+    raw = bytes(ptr)
+    if image.bytesPerLine() == row:
+        return raw
+    stride = image.bytesPerLine()
+    return b"".join(raw[r * stride : r * stride + row] for r in range(image.height()))
+
+
+def scale_rgba8(pixels: Pixels, width: int, height: int) -> bytes:
+    """A (small) preview as 8-bit RGBA at the layer's size, scaled by Qt in C++."""
+    data = px.to_u8(pixels)
+    fmt = QImage.Format_RGBA8888 if pixels.channels == 4 else QImage.Format_RGB888
+    image = QImage(data, pixels.width, pixels.height, pixels.width * pixels.channels, fmt)
+    scaled = image.scaled(width, height, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+    return _image_bytes(scaled.convertToFormat(QImage.Format_RGBA8888), width, 4)
+
+
+def add_layer_above(document, content, name: str, native: bytes, rect: Rect):
+    """A new paint layer right above `content`, at its offset, holding `native` at `rect`."""
+    taken = [n.name() for n, _ in walk(document.rootNode())]
+    from .jobspec import unique_name
+
+    layer = document.createNode(unique_name(name, taken), "paintlayer")
+    parent = content.parentNode() or document.rootNode()
+    parent.addChildNode(layer, content)
+    position = content.position()
+    layer.move(position.x(), position.y())
+    layer.setPixelData(native, *rect.tuple())
+    keep_current(document, content)
+    document.refreshProjection()
+    return layer
+
+
+def keep_current(document, node) -> None:
+    """Krita makes every added layer current, after the fact; give the user's layer back."""
+    QTimer.singleShot(0, lambda: document.setActiveNode(node))
+
+
+class PreviewLayer:
+    """A temporary layer above the content that shows the work in progress, updated in place."""
+
+    def __init__(self, document, content, rect: Rect, depth: str, base: bytes, plane: bytes | None) -> None:
+        self.document, self.content, self.rect, self.depth = document, content, rect, depth
+        self.base, self.plane = base, plane
+        self.node = None
+
+    def show(self, pixels: Pixels) -> None:
+        rgba8 = scale_rgba8(pixels, self.rect.width, self.rect.height)
+        native = px.widen_u8(rgba8, self.depth)
+        if self.plane is not None:
+            native = px.blend_inside_mask(self.base, native, self.plane, self.depth)
+        if self.node is None:
+            self.node = self.document.createNode(PREVIEW_NAME, "paintlayer")
+            parent = self.content.parentNode() or self.document.rootNode()
+            parent.addChildNode(self.node, self.content)
+            position = self.content.position()
+            self.node.move(position.x(), position.y())
+            keep_current(self.document, self.content)
+        self.node.setPixelData(native, *self.rect.tuple())
+        self.document.refreshProjection()
+
+    def remove(self) -> None:
+        if self.node is not None:
+            self.node.remove()
+            self.node = None
+            self.document.refreshProjection()

@@ -1,0 +1,219 @@
+"""The `restyle serve`, `restyle keys` and `restyle stylize --server` parts of the CLI.
+
+`server/cli.py` owns the command line as a whole and calls in here, so the server's
+options live next to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from restyle_client import DEFAULT_ENDPOINT
+
+from .config import Limits, ServerConfig
+from .keys import KeysError, load_client_keys, make_keys
+
+log = logging.getLogger("restyle.server")
+MIB = 1024 * 1024
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    limits, config = Limits(), ServerConfig()
+    parser.add_argument(
+        "--bind",
+        default=DEFAULT_ENDPOINT,
+        metavar="ENDPOINT",
+        help=f"where to listen (default {DEFAULT_ENDPOINT}); tcp://HOST:0 picks a free port, "
+        "ipc:///path works too; anything but loopback needs --keys",
+    )
+    parser.add_argument(
+        "--weights", default="default", help="VGG19 weights: 'default', a .pth file, or random:SEED (tests only)"
+    )
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=limits.max_pixels,
+        help=f"largest layer, in pixels (default {limits.max_pixels})",
+    )
+    parser.add_argument(
+        "--max-message-mb",
+        type=float,
+        default=limits.max_message_bytes / MIB,
+        help=f"largest message in MiB (default {limits.max_message_bytes // MIB})",
+    )
+    parser.add_argument("--max-jobs-per-client", type=int, default=limits.max_jobs_per_client)
+    parser.add_argument("--max-jobs", type=int, default=limits.max_jobs_total, help="queued or running, all clients")
+    parser.add_argument(
+        "--cache-mb",
+        type=float,
+        default=config.cache_bytes / MIB,
+        help="memory for cached style targets (default %(default)g MiB)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=config.heartbeat_interval,
+        help="seconds between client pings (default %(default)g)",
+    )
+    parser.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=config.heartbeat_timeout,
+        help="seconds of silence before a client's jobs are cancelled (default %(default)g)",
+    )
+    parser.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="CurveZMQ key folder from `restyle keys`: encrypt and admit only its clients",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the endpoint here once listening (for scripts and tests)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        bind=args.bind,
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        limits=Limits(
+            max_pixels=args.max_pixels,
+            max_message_bytes=int(args.max_message_mb * MIB),
+            max_jobs_per_client=args.max_jobs_per_client,
+            max_jobs_total=args.max_jobs,
+        ),
+        cache_bytes=int(args.cache_mb * MIB),
+        heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout,
+        keys=args.keys,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    from core.job import JobError
+    from core.weights import WeightsError  # torch loads only for commands that need it
+
+    from .service import StyleServer
+
+    try:
+        config = config_from_args(args)
+        server = StyleServer(config)
+    except (KeysError, WeightsError, JobError, ValueError) as exc:
+        print(f"restyle serve: {exc}", file=sys.stderr)
+        return 2
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("%s received", signal.Signals(signum).name)
+        server.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    announcer = threading.Thread(target=_announce, args=(server, args.ready_file), daemon=True)
+    announcer.start()
+    try:
+        server.serve()
+    except Exception as exc:  # a bind failure is the usual one: address in use
+        print(f"restyle serve: cannot listen on {config.bind}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _announce(server: Any, ready_file: Path | None) -> None:
+    server.ready.wait()
+    if server.endpoint is None:
+        return
+    log.info(
+        "device %s, precision %s, weights: %s",
+        server.device,
+        getattr(server.engine, "precision", "?"),
+        server.engine.weights_label,
+    )
+    if server.config.keys:
+        log.info("CurveZMQ on: admitting the keys in %s", server.config.keys / "authorized")
+    print(f"listening on {server.endpoint}", flush=True)
+    if ready_file is not None:
+        tmp = ready_file.with_name(ready_file.name + ".tmp")
+        tmp.write_text(server.endpoint + "\n")
+        os.replace(tmp, ready_file)
+
+
+def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, help="key folder (made if missing)")
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make a key pair for this client and allow it (repeatable)",
+    )
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    try:
+        made = make_keys(args.folder, args.client)
+    except (KeysError, OSError) as exc:
+        print(f"restyle keys: {exc}", file=sys.stderr)
+        return 2
+    for path in made:
+        print(f"wrote {path}")
+    if not made:
+        print(f"nothing new: {args.folder} already has these keys")
+    print(f"start the server with: restyle serve --keys {args.folder} --bind tcp://0.0.0.0:PORT")
+    print(f"give each client {args.folder / 'server.key'} and its own clients/NAME.key_secret")
+    return 0
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        default=None,
+        metavar="ENDPOINT",
+        help="send the job to a running `restyle serve` instead of running it here",
+    )
+    parser.add_argument(
+        "--server-keys",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="CurveZMQ key folder holding server.key and clients/NAME.key_secret",
+    )
+    parser.add_argument(
+        "--client-name", default="default", metavar="NAME", help="which client key pair in --server-keys to use"
+    )
+
+
+def client_keys_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for `remote_stylize`/`Client` from the remote options."""
+    if getattr(args, "server_keys", None) is None:
+        return {}
+    server_public, pair = load_client_keys(args.server_keys, args.client_name)
+    return {"server_public_key": server_public, "client_keys": pair}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m server.cli_serve [serve options]`: the server alone, without the full CLI."""
+    parser = argparse.ArgumentParser(prog="restyle serve", description="Run the Restyle style server.")
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Everything an operator can set on `restyle serve`, with the defaults docs/protocol.md lists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restyle_client import DEFAULT_ENDPOINT
+
+
+@dataclass
+class Limits:
+    """What one client may ask for; over any of these it gets an error, others go on."""
+
+    max_pixels: int = 4096 * 4096  # per layer: content, each style, each mask
+    max_message_bytes: int = 512 * 1024 * 1024  # also ZMQ_MAXMSGSIZE, per frame
+    max_jobs_per_client: int = 8  # queued plus running
+    max_jobs_total: int = 64
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ServerConfig:
+    bind: str = DEFAULT_ENDPOINT
+    weights: str = "default"
+    device: str | None = None
+    precision: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    cache_bytes: int = 512 * 1024 * 1024  # style targets (Gram matrices) kept across jobs
+    heartbeat_interval: float = 2.0  # how often clients should ping
+    heartbeat_timeout: float = 20.0  # silence after which a client counts as gone
+    keys: Path | None = None  # CurveZMQ key folder made by `restyle keys`
+    send_hwm: int = 32  # messages ZeroMQ holds per client before we coalesce instead
+    max_pending_frames: int = 64  # drawing-mode frames held for a stalled client
+
+    def validate(self) -> None:
+        """Refuse settings that would make the server useless or unsafe, saying which."""
+        limits = self.limits
+        for name in ("max_pixels", "max_message_bytes", "max_jobs_per_client", "max_jobs_total"):
+            if getattr(limits, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(limits, name)}")
+        if self.cache_bytes < 0:
+            raise ValueError("the cache budget cannot be negative")
+        if not (0 < self.heartbeat_interval < self.heartbeat_timeout):
+            raise ValueError(
+                f"the heartbeat timeout ({self.heartbeat_timeout:g} s) must be longer than the "
+                f"interval ({self.heartbeat_interval:g} s), which must be positive"
+            )

@@ -1,0 +1,53 @@
+"""Running one job on a running server, for `restyle stylize --server ENDPOINT`.
+
+The CLI turns files into a `Request` and the result back into a file; this only moves
+the request and the events, so the in-process and remote paths share everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from restyle_client import events as ev
+from restyle_client.client import Client, ServerUnavailable
+from restyle_client.request import Request
+
+
+class RemoteError(RuntimeError):
+    """The server refused or failed the job; `code` is the protocol's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+
+
+def remote_stylize(
+    endpoint: str,
+    request: Request,
+    on_event: Callable[[ev.Event], None] | None = None,
+    timeout: float | None = None,
+    *,
+    server_public_key: bytes | None = None,
+    client_keys: tuple[bytes, bytes] | None = None,
+    hello_timeout: float = 10.0,
+) -> ev.Result:
+    """Submit, pass every event to `on_event`, and return the final `Result`.
+
+    `timeout` bounds the wait for each next event.  A cancelled job (the server shut
+    down) still returns its `Result`, with `cancelled` set; an `Error` raises.
+    """
+    with Client(endpoint, server_public_key=server_public_key, client_keys=client_keys, name="restyle-cli") as client:
+        client.hello(timeout=hello_timeout)
+        job_id = client.submit(request)
+        try:
+            for event in client.events(timeout=timeout):
+                if on_event is not None:
+                    on_event(event)
+                if isinstance(event, ev.Error) and event.job_id in (job_id, None):
+                    raise RemoteError(event.code, event.message)
+                if isinstance(event, ev.Result) and event.job_id == job_id:
+                    return event
+        except KeyboardInterrupt:
+            client.cancel(job_id)
+            raise
+    raise ServerUnavailable(f"the server at {endpoint} ended the job without a result")

@@ -1,0 +1,518 @@
+"""The style server: one ROUTER socket, one I/O thread, one engine worker.
+
+The I/O thread owns the socket and every piece of scheduling state (clients, queue,
+the running job), so nothing here needs a lock.  The worker hands messages back through
+a queue plus an inproc wakeup socket.  A client is known by its ZeroMQ routing id;
+everything it may touch (cancel, status details) is limited to its own jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+from restyle_client import events as ev
+from restyle_client.protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    Hello,
+    Ping,
+    ProtocolError,
+    StatusQuery,
+    Submit,
+    decode,
+    encode,
+    error_frames,
+    read_header,
+)
+
+from core.engine import StyleTransfer
+
+from . import keys as keys_mod
+from .config import ServerConfig
+from .outbox import Outbox
+from .scheduler import FairQueue
+from .style_cache import MemoryLRU
+from .worker import JobEntry, Worker
+
+log = logging.getLogger("restyle.server")
+
+SERVER_VERSION = "0.1.0"
+SHUTDOWN_REASON = "the server is shutting down"
+LOST_CLIENTS_REMEMBERED = 256
+
+
+@dataclass
+class ClientState:
+    last_seen: float
+    outbox: Outbox
+    jobs: dict[str, JobEntry] = field(default_factory=dict)
+
+
+class StyleServer:
+    """Create, then `serve()` in the thread that should own the socket; `stop()` from anywhere."""
+
+    def __init__(self, config: ServerConfig, engine: StyleTransfer | None = None) -> None:
+        self.config = config
+        config.validate()
+        keys_mod.check_bind(config.bind, config.keys)
+        self._server_keys = keys_mod.load_server_keys(config.keys) if config.keys else None
+        self.cache = MemoryLRU(config.cache_bytes)
+        self.engine = engine or StyleTransfer(
+            weights=config.weights, device=config.device, precision=config.precision, style_cache=self.cache
+        )
+        if engine is not None and getattr(engine, "style_cache", None) is None:
+            engine.style_cache = self.cache
+        self.endpoint: str | None = None
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._ctx = zmq.Context()
+        self._inbox: queue.Queue[tuple[str, Hashable, str | None, list[Any]]] = queue.Queue()
+        self._wake_address = f"inproc://restyle-wake-{id(self)}"
+        self._wake_lock = threading.Lock()
+        self._waker: zmq.Socket | None = None
+        self._clients: dict[bytes, ClientState] = {}
+        self._lost: OrderedDict[bytes, list[str]] = OrderedDict()
+        self._queue: FairQueue[JobEntry] = FairQueue()
+        self._running: JobEntry | None = None
+        self._counts = {"done": 0, "cancelled": 0, "failed": 0, "rejected": 0, "clients_lost": 0, "malformed": 0}
+        self._worker = Worker(self.engine, self._post)
+
+    # --- public ---------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        return str(self.engine.device)
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "server": f"restyle {SERVER_VERSION}",
+            "protocol": list(PROTOCOL_VERSION),
+            "device": self.device,
+            "weights": self.engine.weights_label,
+            "precision": getattr(self.engine, "precision", self.config.precision),
+            "limits": self.config.limits.as_dict(),
+            "heartbeat": {"interval": self.config.heartbeat_interval, "timeout": self.config.heartbeat_timeout},
+            "modes": ["stylize", "draw"],
+            "samples": ["u8", "u16", "f32"],
+        }
+
+    def stop(self) -> None:
+        """Safe from a signal handler: only sets a flag, which the loop reads within 250 ms."""
+        self._stop.set()
+
+    def serve(self) -> None:
+        """Bind, serve until `stop()`, then cancel everything and tell the clients."""
+        auth = None
+        router = self._ctx.socket(zmq.ROUTER)
+        wake = self._ctx.socket(zmq.PULL)
+        wake.bind(self._wake_address)
+        try:
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            router.setsockopt(zmq.LINGER, 1000)
+            router.setsockopt(zmq.SNDHWM, self.config.send_hwm)
+            router.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_message_bytes)
+            if self._server_keys is not None:
+                public, secret, authorized = self._server_keys
+                auth = keys_mod.start_authenticator(self._ctx, authorized)
+                router.curve_server = True
+                router.curve_publickey = public
+                router.curve_secretkey = secret
+            router.bind(keys_mod.bindable(self.config.bind))
+            self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
+            self._worker.start()
+            self.ready.set()
+            self._loop(router, wake)
+            self._shutdown(router, wake)
+        finally:
+            router.close(linger=0)
+            wake.close(linger=0)
+            with self._wake_lock:
+                if self._waker is not None:
+                    self._waker.close(linger=0)
+                    self._waker = None
+            if auth is not None:
+                auth.stop()
+            self._ctx.term()
+            self.ready.set()
+
+    # --- worker hand-off --------------------------------------------------------------
+
+    def _post(self, kind: str, client: Hashable, job_id: str | None, frames: list[Any]) -> None:
+        self._inbox.put((kind, client, job_id, frames))
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            if self._waker is None:
+                if self._ctx.closed:
+                    return
+                self._waker = self._ctx.socket(zmq.PUSH)
+                self._waker.setsockopt(zmq.SNDHWM, 1)
+                self._waker.setsockopt(zmq.LINGER, 0)
+                self._waker.connect(self._wake_address)
+            try:
+                self._waker.send(b"", zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass  # a wakeup is already pending
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def _loop(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(wake, zmq.POLLIN)
+        next_check = time.monotonic()
+        while not self._stop.is_set():
+            waiting = any(c.outbox for c in self._clients.values())
+            ready = dict(poller.poll(20 if waiting else 250))
+            if wake in ready:
+                while wake.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    wake.recv(zmq.NOBLOCK)
+            if router in ready:
+                for _ in range(1000):  # bounded so the worker's news is not starved
+                    if not router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                        break
+                    self._receive(router.recv_multipart(zmq.NOBLOCK, copy=True))
+            self._drain_worker()
+            self._dispatch()
+            self._flush(router)
+            now = time.monotonic()
+            if now >= next_check:
+                self._check_heartbeats(now)
+                next_check = now + min(0.25, self.config.heartbeat_timeout / 4)
+
+    def _receive(self, frames: list[bytes]) -> None:
+        identity, body = frames[0], frames[1:]
+        now = time.monotonic()
+        client = self._clients.get(identity)
+        if client is None:
+            client = self._clients[identity] = ClientState(now, Outbox(self.config.max_pending_frames))
+            for job_id in self._lost.pop(identity, ()):
+                self._send(
+                    identity,
+                    "error",
+                    job_id,
+                    error_frames(
+                        "client_timeout",
+                        f"the server heard nothing from this client for {self.config.heartbeat_timeout:g} s "
+                        "and cancelled the job; send pings (call poll()) at the heartbeat interval",
+                        job_id,
+                    ),
+                )
+        client.last_seen = now
+        size = sum(len(f) for f in body)
+        if size > self.config.limits.max_message_bytes:
+            self._reject(
+                identity,
+                ProtocolError(
+                    "too_large",
+                    f"the message is {size} bytes; this server takes at most "
+                    f"{self.config.limits.max_message_bytes} bytes per message",
+                    _job_id_of(body),
+                ),
+            )
+            return
+        try:
+            message = decode(body)
+        except ProtocolError as exc:
+            self._reject(identity, exc)
+            return
+        if isinstance(message, Hello):
+            self._send(identity, "reply", None, encode(ev.Capabilities(self.capabilities())))
+        elif isinstance(message, Ping):
+            self._send(identity, "reply", None, encode(ev.Pong(message.token)))
+        elif isinstance(message, StatusQuery):
+            self._send(identity, "reply", None, encode(ev.Status(self._status(identity))))
+        elif isinstance(message, Submit):
+            self._submit(identity, client, message)
+        elif isinstance(message, Cancel):
+            self._cancel(identity, client, message.job_id)
+        else:
+            self._reject(
+                identity,
+                ProtocolError("unknown_type", f"{type(message).__name__.lower()} is sent by servers, not clients"),
+            )
+
+    def _reject(self, identity: bytes, exc: ProtocolError) -> None:
+        self._counts["malformed" if exc.code not in ("too_large", "queue_full") else "rejected"] += 1
+        log.warning("client %s: %s: %s", _short(identity), exc.code, exc.message)
+        job_id = exc.job_id
+        client = self._clients.get(identity)
+        if job_id is not None and client is not None and job_id in client.jobs:
+            job_id = None  # an error about a resend must not end the job that is running
+        self._send(identity, "reply", job_id, error_frames(exc.code, exc.message, job_id))
+
+    def _submit(self, identity: bytes, client: ClientState, message: Submit) -> None:
+        request = message.request
+        job_id = request.job_id
+        limits = self.config.limits
+        for what, pixels in request.layers():
+            if pixels.pixel_count > limits.max_pixels:
+                self._reject(
+                    identity,
+                    ProtocolError(
+                        "too_large",
+                        f"{what} is {pixels.width}x{pixels.height} = {pixels.pixel_count} pixels; "
+                        f"this server takes at most {limits.max_pixels} pixels per layer",
+                        job_id,
+                    ),
+                )
+                return
+        if job_id in client.jobs:
+            self._reject(identity, ProtocolError("duplicate_job", f"job {job_id} is already queued or running"))
+            return
+        if len(client.jobs) >= limits.max_jobs_per_client:
+            self._reject(
+                identity,
+                ProtocolError(
+                    "queue_full",
+                    f"you already have {len(client.jobs)} jobs queued or running; "
+                    f"the limit is {limits.max_jobs_per_client} per client",
+                    job_id,
+                ),
+            )
+            return
+        if self._job_count() >= limits.max_jobs_total:
+            self._reject(
+                identity,
+                ProtocolError(
+                    "queue_full",
+                    f"the server has {self._job_count()} jobs queued or running, its limit; try again later",
+                    job_id,
+                ),
+            )
+            return
+        entry = JobEntry(identity, request)
+        client.jobs[job_id] = entry
+        self._queue.push(identity, job_id, entry)
+        log.info(
+            "client %s: job %s queued (%dx%d, %s)",
+            _short(identity),
+            job_id,
+            request.content.width,
+            request.content.height,
+            request.options.mode,
+        )
+        planned = self._positions()
+        entry.position = planned[id(entry)]
+        self._send(identity, "reply", job_id, encode(ev.Accepted(job_id, entry.position)))
+        self._dispatch()
+
+    def _cancel(self, identity: bytes, client: ClientState, job_id: str) -> None:
+        entry = client.jobs.get(job_id)
+        if entry is None:
+            self._send(
+                identity, "reply", None, error_frames("unknown_job", f"you have no job {job_id!r} queued or running")
+            )
+            return
+        if entry is self._running:
+            entry.token.cancel("cancelled by the client")
+            return
+        self._queue.remove(identity, job_id)
+        del client.jobs[job_id]
+        self._counts["cancelled"] += 1
+        self._send(
+            identity,
+            "result",
+            job_id,
+            encode(ev.Result(job_id, entry.request.content, cancelled=True, reason="cancelled before it started")),
+        )
+        self._announce_positions()
+
+    def _job_count(self) -> int:
+        return len(self._queue) + (1 if self._running is not None else 0)
+
+    # --- scheduling -------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._running is not None or self._stop.is_set():
+            return
+        picked = self._queue.pop()
+        if picked is None:
+            return
+        _, entry = picked
+        entry.started = True
+        self._running = entry
+        log.info("client %s: job %s started", _short(entry.client), entry.job_id)
+        self._worker.give(entry)
+        self._announce_positions()
+
+    def _positions(self) -> dict[int, int]:
+        offset = 1 if self._running is not None else 0
+        out = {id(self._running): 0} if self._running is not None else {}
+        for index, (_, _, entry) in enumerate(self._queue.planned()):
+            out[id(entry)] = index + offset
+        return out
+
+    def _announce_positions(self) -> None:
+        planned = self._positions()
+        for entry in [self._running, *(e for _, _, e in self._queue.planned())]:
+            if entry is None:
+                continue
+            position = planned[id(entry)]
+            if position != entry.position:
+                entry.position = position
+                self._send(entry.client, "queued", entry.job_id, encode(ev.Queued(entry.job_id, position)))  # type: ignore[arg-type]
+
+    def _drain_worker(self) -> None:
+        while True:
+            try:
+                kind, identity, job_id, frames = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            client = self._clients.get(identity)  # type: ignore[arg-type]
+            if kind == "done":
+                entry = self._running
+                self._running = None
+                if client is not None and job_id is not None:
+                    client.jobs.pop(job_id, None)
+                if entry is not None:
+                    log.info("client %s: job %s ended", _short(identity), job_id)  # type: ignore[arg-type]
+                continue
+            counted = {"result": "done", "cancelled": "cancelled", "error": "failed"}.get(kind)
+            if counted:
+                self._counts[counted] += 1
+            if client is not None:
+                client.outbox.put(kind, job_id, frames)
+
+    # --- sending ----------------------------------------------------------------------
+
+    def _send(self, identity: bytes, kind: str, job_id: str | None, frames: list[Any]) -> None:
+        client = self._clients.get(identity)
+        if client is not None:
+            client.outbox.put(kind, job_id, frames)
+
+    def _flush(self, router: zmq.Socket) -> None:
+        for identity, client in list(self._clients.items()):
+            if not client.outbox:
+                continue
+
+            def send(frames: list[Any], identity: bytes = identity) -> bool:
+                try:
+                    router.send_multipart([identity, *frames], zmq.NOBLOCK, copy=False)
+                    return True
+                except zmq.Again:
+                    return False  # its pipe is full: keep (and coalesce) here
+                except zmq.ZMQError as exc:
+                    if exc.errno == zmq.EHOSTUNREACH:
+                        return False  # not connected right now; the heartbeat decides
+                    raise
+
+            client.outbox.flush(send)
+
+    # --- heartbeats and shutdown ------------------------------------------------------
+
+    def _check_heartbeats(self, now: float) -> None:
+        timeout = self.config.heartbeat_timeout
+        for identity, client in list(self._clients.items()):
+            if now - client.last_seen <= timeout:
+                continue
+            if client.jobs:
+                log.warning(
+                    "client %s: silent for %.1f s, cancelling its %d job(s)",
+                    _short(identity),
+                    now - client.last_seen,
+                    len(client.jobs),
+                )
+                self._counts["clients_lost"] += 1
+            self._forget(identity)
+
+    def _forget(self, identity: bytes) -> None:
+        client = self._clients.pop(identity, None)
+        if client is None:
+            return
+        if client.jobs:
+            # Should it only have been frozen, it learns what happened when it speaks again.
+            self._lost[identity] = list(client.jobs)
+            while len(self._lost) > LOST_CLIENTS_REMEMBERED:
+                self._lost.popitem(last=False)
+        self._queue.remove_client(identity)
+        for entry in client.jobs.values():
+            if entry is self._running:
+                entry.token.cancel("the client went away")
+            else:
+                self._counts["cancelled"] += 1
+        self._announce_positions()
+
+    def _shutdown(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+        log.info("stopping: cancelling %d queued and %d running job(s)", len(self._queue), 1 if self._running else 0)
+        for _, job_id, entry in self._queue.planned():
+            self._queue.remove(entry.client, job_id)
+            client = self._clients.get(entry.client)  # type: ignore[arg-type]
+            if client is not None:
+                client.jobs.pop(job_id, None)
+                self._send(
+                    entry.client,
+                    "result",
+                    job_id,
+                    encode(  # type: ignore[arg-type]
+                        ev.Result(job_id, entry.request.content, cancelled=True, reason=SHUTDOWN_REASON)
+                    ),
+                )
+        if self._running is not None:
+            self._running.token.cancel(SHUTDOWN_REASON)
+        deadline = time.monotonic() + 120.0
+        while self._running is not None and time.monotonic() < deadline:
+            self._inbox_wait(wake, 0.1)
+            self._drain_worker()
+            self._flush(router)
+        self._worker.stop(timeout=5.0)
+        self._drain_worker()
+        flush_until = time.monotonic() + 2.0
+        while any(c.outbox for c in self._clients.values()) and time.monotonic() < flush_until:
+            self._flush(router)
+            time.sleep(0.01)
+        log.info("stopped")
+
+    def _inbox_wait(self, wake: zmq.Socket, seconds: float) -> None:
+        if wake.poll(int(seconds * 1000)):
+            while wake.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                wake.recv(zmq.NOBLOCK)
+
+    # --- status -----------------------------------------------------------------------
+
+    def _status(self, identity: bytes) -> dict[str, Any]:
+        running = None
+        if self._running is not None:
+            mine = self._running.client == identity
+            running = {
+                "mine": mine,
+                "job_id": self._running.job_id if mine else None,
+                "step": self._running.step,
+                "steps": self._running.steps,
+            }
+        queue_view = [
+            {"position": i + (1 if running else 0), "mine": c == identity, "job_id": j if c == identity else None}
+            for i, (c, j, _) in enumerate(self._queue.planned())
+        ]
+        return {
+            "running": running,
+            "queue": queue_view,
+            "clients": len(self._clients),
+            "jobs": dict(self._counts),
+            "cache": self.cache.stats(),
+            "device": self.device,
+            "weights": self.engine.weights_label,
+        }
+
+
+def _job_id_of(body: list[bytes]) -> str | None:
+    """The job a refused message was about, when its header can be read, so the error can end it."""
+    try:
+        job_id = read_header(body[0]).get("job_id") if body else None
+    except ProtocolError:
+        return None
+    return job_id if isinstance(job_id, str) else None
+
+
+def _short(identity: Hashable) -> str:
+    raw = identity if isinstance(identity, bytes) else str(identity).encode()
+    return raw[-8:].decode("ascii", "replace") if raw.isascii() else raw.hex()[-8:]

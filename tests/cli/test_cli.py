@@ -1,0 +1,114 @@
+"""`restyle stylize` and `restyle draw` at the shell: results are written whole, and
+bad input ends with one clear line, exit status 2, and no file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from support.pictures import gradient, stripes
+
+FAST = ["--weights", "random:0", "--iterations", "4", "--min-size", "24", "-q"]
+
+
+def restyle(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def save(path: Path, array: np.ndarray) -> Path:
+    Image.fromarray((array * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    return {
+        "content": save(tmp_path / "content.png", gradient()),
+        "style": save(tmp_path / "style.png", stripes()),
+        "mask": save(tmp_path / "mask.png", np.repeat(np.repeat(np.eye(2, dtype=np.float32), [24, 24], 0), [32, 32], 1)),
+        "dir": tmp_path,
+    }
+
+
+def test_stylize_writes_the_result_and_intermediate_frames(files):
+    out = files["dir"] / "out.png"
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--save-every", "4", *FAST)
+    assert done.returncode == 0, done.stderr
+    result = np.asarray(Image.open(out))
+    assert result.shape == (48, 64, 3)
+    assert sorted(p.name for p in files["dir"].glob("out-step*.png")) == ["out-step00004.png", "out-step00008.png"]
+
+
+def test_regions_pair_masks_with_styles(files):
+    out = files["dir"] / "regions.png"
+    done = restyle("stylize", str(files["content"]), "--region", str(files["mask"]), str(files["style"]),
+                   "-o", str(out), "--strength", "0.8", *FAST)
+    assert done.returncode == 0, done.stderr
+    result = np.asarray(Image.open(out)).astype(int)
+    content = np.asarray(Image.open(files["content"])).astype(int)
+    unmasked = np.asarray(Image.open(files["mask"])) == 0
+    assert np.array_equal(result[unmasked], content[unmasked])
+
+
+def test_draw_writes_the_frames_and_an_animation(files):
+    out = files["dir"] / "drawing.png"
+    done = restyle("draw", str(files["content"]), "-o", str(out), "--weights", "random:0", "--iterations", "4",
+                   "--frame-every", "4", "-q")
+    assert done.returncode == 0, done.stderr
+    assert len(list((files["dir"] / "drawing-frames").glob("frame-*.png"))) == 5
+    animation = Image.open(files["dir"] / "drawing.webp")
+    assert animation.is_animated and animation.n_frames >= 5
+
+
+def bad_input_cases(files):
+    d = files["dir"]
+    (d / "notes.txt").write_text("not a picture")
+    (d / "empty.png").write_bytes(b"")
+    save(d / "small_mask.png", np.ones((10, 10), np.float32))
+    c, s = str(files["content"]), str(files["style"])
+    return {
+        "missing file": (["stylize", c, str(d / "absent.png")], "absent.png: no such file"),
+        "not an image": (["stylize", c, str(d / "notes.txt")], "not an image"),
+        "zero-sized image": (["stylize", str(d / "empty.png"), s], "empty.png"),
+        "mask of the wrong size": (["stylize", c, "--region", str(d / "small_mask.png"), s], "10x10 px but the content is 64x48 px"),
+        "unknown layer": (["stylize", c, s, "--style-layers", "relu1_1,relu7_1"], "relu7_1"),
+        "size too large for memory": (["stylize", c, s, "--size", "200000"], "GB"),
+        "strength out of range": (["stylize", c, s, "--strength", "3"], "strength"),
+        "no style": (["stylize", c], "at least one STYLE"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing file", "not an image", "zero-sized image", "mask of the wrong size",
+                                  "unknown layer", "size too large for memory", "strength out of range", "no style"])
+def test_bad_input_gets_one_clear_line_and_status_2(files, case):
+    args, message = bad_input_cases(files)[case]
+    out = files["dir"] / "never.png"
+    done = restyle(*args, "-o", str(out), "--weights", "random:0", "-q")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists() and not list(files["dir"].glob(".never.png*"))
+
+
+def test_missing_weights_offline_print_where_to_put_the_file(files, tmp_path):
+    """With the real download address, as a user on a machine without the model hub sees it."""
+    try:
+        socket.getaddrinfo("download.pytorch.org", 443)
+        pytest.skip("this machine can reach the model hub; the offline path is covered in tests/core")
+    except OSError:
+        pass
+    out = files["dir"] / "never.png"
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "-q",
+                   env={"TORCH_HOME": str(tmp_path / "torch")})
+    assert done.returncode == 2
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth") in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()

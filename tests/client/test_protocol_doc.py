@@ -1,0 +1,44 @@
+"""docs/protocol.md is the specification: every example in it must hold against the code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import msgpack
+import pytest
+from restyle_client import events as ev
+from restyle_client.protocol import MESSAGE_TYPES, decode, encode
+from restyle_client.request import SAMPLE_BYTES
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+EXAMPLES = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.S)]
+
+
+def frames_for(header: dict) -> list[bytes]:
+    """The header as msgpack, followed by pixel frames of exactly the declared lengths."""
+    pixels = [
+        bytes(d["width"] * d["height"] * d["channels"] * SAMPLE_BYTES[d["sample"]]) for d in header.get("frames", [])
+    ]
+    return [msgpack.packb(header, use_bin_type=True), *pixels]
+
+
+def test_the_document_has_an_example_of_every_message_type():
+    assert {e["type"] for e in EXAMPLES} == set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[f"{i}-{e['type']}" for i, e in enumerate(EXAMPLES)])
+def test_every_example_decodes_and_encodes_back_to_the_same_message(example):
+    frames = frames_for(example)
+    message = decode(frames)
+    again = encode(message)
+    assert msgpack.unpackb(again[0], raw=False) == example
+    assert [bytes(f) for f in again[1:]] == frames[1:]
+
+
+def test_the_cancelled_example_is_a_result_that_says_it_was_cancelled():
+    example = next(e for e in EXAMPLES if e["type"] == "cancelled")
+    message = decode(frames_for(example))
+    assert isinstance(message, ev.Result) and message.cancelled
+    assert message.reason == "cancelled by the client"

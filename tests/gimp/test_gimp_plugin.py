@@ -1,0 +1,303 @@
+"""Restyle inside real GIMP 3: the procedure run as a batch script would run it.
+
+Each scenario is one GIMP session in the trixie chroot against a real `restyle serve`
+with random weights; the tests then read what GIMP held and exported.  The image has a
+hidden style layer and a content layer offset from the corner, with a selection that
+covers part of the content and part of the empty canvas, so layer coordinates and
+image coordinates differ everywhere they could be mixed up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gimp_chroot
+from support.server import running_server
+
+pytestmark = pytest.mark.gimp
+
+CANVAS = (80, 64)
+CONTENT = {"path": "content.png", "name": "Photo", "x": 12, "y": 8}
+CONTENT_SIZE = (48, 40)
+STYLE = {"path": "style.png", "name": "Blue Stripes", "x": 0, "y": 0, "visible": False}
+SELECTION = [4, 4, 30, 20]  # image coordinates: x 4..34, y 4..24
+
+
+def content_image() -> Image.Image:
+    w, h = CONTENT_SIZE
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 120)], axis=-1)
+    rgb = np.clip(rgb + rng.integers(-20, 20, rgb.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(rgb, "RGB")
+
+
+def style_image() -> Image.Image:
+    stripes = np.zeros((32, 32, 3), np.uint8)
+    stripes[:, ::4] = (20, 40, 230)
+    stripes[:, 1::4] = (250, 250, 250)
+    return Image.fromarray(stripes, "RGB")
+
+
+def run_scenario(endpoint: str, arguments: dict, *, selection=SELECTION, export=False,
+                 hide_packages=(), while_running=None, display=None) -> dict:
+    with gimp_chroot.gimp_workdir() as (host, inside):
+        content_image().save(host / CONTENT["path"])
+        style_image().save(host / STYLE["path"])
+        params = {"image": list(CANVAS), "content": CONTENT, "style": STYLE,
+                  "selection": selection, "export": export, "interactive": display is not None,
+                  "arguments": {"endpoint": endpoint, **arguments}}
+        params["arguments"].setdefault("style-layer", "@style")
+        if params["arguments"]["style-layer"] is None:
+            del params["arguments"]["style-layer"]
+        watcher = None
+        if while_running is not None:
+            watcher = threading.Thread(target=while_running, daemon=True)
+            watcher.start()
+        run = gimp_chroot.run_driver(host, inside, "run_once.py", params,
+                                     hide_packages=hide_packages, display=display)
+        if watcher is not None:
+            watcher.join(60)
+        report = run.report()
+        assert "driver_error" not in report, report["driver_error"] + run.output
+        report["output"] = run.output
+        report["files"] = {p.name: p.read_bytes() for p in host.iterdir()
+                           if p.suffix in (".raw", ".png", ".xcf") and p.name not in
+                           (CONTENT["path"], STYLE["path"])}
+        return report
+
+
+def rgba(report: dict, name: str, size=CONTENT_SIZE) -> np.ndarray:
+    data = report["files"][name]
+    return np.frombuffer(data, np.uint8).reshape(size[1], size[0], 4)
+
+
+def layer(report: dict, name: str) -> dict:
+    found = [l for l in report["layers"] if l["name"] == name]
+    assert found, f"no layer {name!r} among {[l['name'] for l in report['layers']]}"
+    return found[0]
+
+
+def selection_in_content() -> np.ndarray:
+    """The selection as a boolean mask in the content layer's own coordinates."""
+    w, h = CONTENT_SIZE
+    inside = np.zeros((h, w), bool)
+    x, y, sw, sh = SELECTION
+    x1, y1 = max(x - CONTENT["x"], 0), max(y - CONTENT["y"], 0)
+    x2, y2 = min(x + sw - CONTENT["x"], w), min(y + sh - CONTENT["y"], h)
+    inside[y1:y2, x1:x2] = True
+    return inside
+
+
+@pytest.fixture(scope="module")
+def server(gimp_available) -> str:
+    with running_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def selection_run(server) -> dict:
+    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 4,
+                                 "seed": 7}, export=True)
+
+
+# --- the plain case: one style, the selection as mask ------------------------------------
+
+def test_restyle_is_registered_under_filters_artistic(selection_run):
+    assert selection_run["run"]["menu_paths"] == ["<Image>/Filters/Artistic"]
+    assert selection_run["run"]["menu_label"] == "Restyle..."
+
+
+def test_the_result_is_a_new_layer_above_the_content_named_after_the_style(selection_run):
+    assert selection_run["run"]["status"] == "SUCCESS", selection_run["run"]["error"]
+    # top to bottom: the new layer, the content, the (hidden) style layer
+    assert [l["name"] for l in selection_run["layers"]] == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    result, content = selection_run["layers"][0], layer(selection_run, "Photo")
+    assert result["position"] == content["position"] - 1 and result["parent"] is None
+
+
+def test_the_result_layer_has_the_content_layers_size_and_offsets(selection_run):
+    result = selection_run["layers"][0]
+    assert (result["x"], result["y"]) == (CONTENT["x"], CONTENT["y"])
+    assert (result["width"], result["height"]) == CONTENT_SIZE
+
+
+def test_only_the_selected_part_of_the_content_is_restyled(selection_run):
+    before = rgba(selection_run, "content-before.raw")
+    result = rgba(selection_run, "result.raw")
+    inside = selection_in_content()
+    assert np.array_equal(result[~inside], before[~inside])
+    change = np.abs(result[inside].astype(int) - before[inside].astype(int))[:, :3].mean()
+    assert change > 5, f"the selected part barely changed (mean difference {change:.2f})"
+
+
+def test_the_content_layer_is_left_untouched(selection_run):
+    assert selection_run["files"]["content-after.raw"] == selection_run["files"]["content-before.raw"]
+
+
+def test_the_exported_png_shows_the_result_over_the_content(selection_run, tmp_path):
+    png = tmp_path / "export.png"
+    png.write_bytes(selection_run["files"]["export.png"])
+    exported = np.asarray(Image.open(png).convert("RGBA"))
+    assert exported.shape == (CANVAS[1], CANVAS[0], 4)
+    x, y = CONTENT["x"], CONTENT["y"]
+    w, h = CONTENT_SIZE
+    assert np.array_equal(exported[y:y + h, x:x + w], rgba(selection_run, "result.raw"))
+    assert (exported[:y, :, 3] == 0).all(), "the hidden style layer must not show"
+    assert selection_run["files"]["export.xcf"].startswith(b"gimp xcf")
+
+
+# --- drawing mode: the frames are kept as layers in a group -----------------------------
+
+@pytest.fixture(scope="module")
+def drawing_run(server) -> dict:
+    return run_scenario(server, {"mode": "draw", "keep-frames": True, "iterations": 10,
+                                 "strength": 1.0}, selection=None)
+
+
+def test_drawing_frames_are_kept_as_layers_in_a_group_below_the_result(drawing_run):
+    assert drawing_run["run"]["status"] == "SUCCESS", drawing_run["run"]["error"]
+    names = [l["name"] for l in drawing_run["layers"]]
+    assert names == ["Blue Stripes (restyled)", "Blue Stripes (frames)", "Photo", "Blue Stripes"]
+    group = layer(drawing_run, "Blue Stripes (frames)")
+    assert group["group"] and len(group["children"]) >= 2
+    assert [c["name"] for c in group["children"]] == [
+        f"frame {n}" for n in range(len(group["children"]), 0, -1)], "newest frame on top"
+    for frame in group["children"]:
+        assert (frame["x"], frame["y"], frame["width"], frame["height"]) == (
+            CONTENT["x"], CONTENT["y"], *CONTENT_SIZE)
+
+
+def test_drawing_leaves_the_content_layer_untouched(drawing_run):
+    assert drawing_run["files"]["content-after.raw"] == drawing_run["files"]["content-before.raw"]
+
+
+# --- what the user is told when it cannot work -------------------------------------------
+
+def test_without_pyzmq_and_msgpack_the_user_is_told_what_to_install(gimp_available):
+    report = run_scenario("tcp://127.0.0.1:9", {}, hide_packages=("zmq", "msgpack"))
+    assert report["run"]["status"] == "EXECUTION_ERROR"
+    message = report["run"]["error"]
+    assert "pyzmq" in message and "msgpack" in message and "pip install" in message
+    assert "Traceback" not in report["output"]
+    assert [l["name"] for l in report["layers"]] == ["Photo", "Blue Stripes"]
+
+
+def test_without_a_server_the_user_is_told_where_it_looked(gimp_available):
+    import socket
+
+    with socket.socket() as s:  # a loopback port that nobody is listening on
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    report = run_scenario(endpoint, {})
+    assert report["run"]["status"] == "EXECUTION_ERROR"
+    assert f"No Restyle server answers at {endpoint}" in report["run"]["error"]
+    assert [l["name"] for l in report["layers"]] == ["Photo", "Blue Stripes"]
+
+
+# --- GIMP's Cancel ------------------------------------------------------------------------
+
+def _plugin_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"plug-ins/restyle/restyle.py" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _wait_for(condition, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_cancelling_in_gimp_stops_the_job_on_the_server(server):
+    """GIMP's progress-bar Cancel kills the plug-in (SIGKILL after 10 ms); the server
+    must then notice the silent client and stop its job rather than work for nobody."""
+    from restyle_client.client import Client
+
+    seen: dict = {}
+
+    def cancel_like_gimp():
+        with Client(server) as observer:
+            lost_before = observer.status()["jobs"]["clients_lost"]
+            _wait_for(lambda: observer.status()["running"], "the job to start")
+            for pid in _wait_for(_plugin_pids, "the plug-in process"):
+                os.kill(pid, signal.SIGKILL)
+            seen["killed"] = True
+            report = _wait_for(
+                lambda: (s := observer.status())["running"] is None and s, "the job to stop")
+            seen["clients_lost"] = report["jobs"]["clients_lost"] - lost_before
+
+    report = run_scenario(server, {"iterations": 5000, "mask-source": "none"}, selection=None,
+                          while_running=cancel_like_gimp)
+    assert seen.get("killed"), "the job never started"
+    assert seen["clients_lost"] == 1
+    assert report["run"]["status"] != "SUCCESS"
+    assert report["files"]["content-after.raw"] == report["files"]["content-before.raw"]
+
+
+# --- the dialog -------------------------------------------------------------------------
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb for the dialog; xdotool presses its buttons."""
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{' and '.join(missing)} missing (tests/gimp/setup.sh installs them)")
+        pytest.skip(f"{' and '.join(missing)} missing")
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"], pass_fds=(write,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        display = ":" + pipe.readline().strip()
+    try:
+        yield display
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def _press_ok_in_dialog(display: str, seen: dict):
+    env = {**os.environ, "DISPLAY": display}
+
+    def dialog():
+        found = subprocess.run(["xdotool", "search", "--name", "^Restyle$"], env=env,
+                               capture_output=True, text=True).stdout.split()
+        return found[0] if found else None
+
+    window = _wait_for(dialog, "the Restyle dialog")
+    seen["dialog"] = True
+    subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
+    subprocess.run(["xdotool", "key", "alt+o"], env=env, check=True)  # its _OK button
+
+
+def test_from_the_menu_the_dialog_offers_another_layer_as_style_and_runs_on_ok(server, x_display):
+    seen: dict = {}
+    report = run_scenario(server, {"style-layer": None, "iterations": 2}, display=x_display,
+                          while_running=lambda: _press_ok_in_dialog(x_display, seen))
+    assert seen.get("dialog")
+    assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
+    assert [l["name"] for l in report["layers"]] == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]

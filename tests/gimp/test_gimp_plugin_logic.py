@@ -1,0 +1,219 @@
+"""The GIMP plug-in's plain modules, on the host: geometry, arguments, requests, messages.
+
+GIMP itself is exercised by test_gimp_plugin.py; these pin down the rules that glue
+relies on, including the corners a real image rarely hits in one end-to-end run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import gimp_chroot
+
+sys.path.insert(0, str(gimp_chroot.PLUGIN_DIR))
+
+from restyle_client import request as wire  # noqa: E402
+from restyle_gimp_args import ARGUMENTS, DEFAULT_ENDPOINT, DIALOG_EXPANDERS, DIALOG_FRAMES  # noqa: E402
+from restyle_gimp_job import (  # noqa: E402
+    PluginError, build_request, frames_group_name, parse_settings, progress_fraction,
+    progress_text, queue_text, result_layer_name, style_of,
+)
+from restyle_gimp_pixels import (  # noqa: E402
+    Rect, babl_format, colour_pixels, grey_alpha_to_mask, place_mask, sample_for_precision,
+)
+from support.server import noise_pixels, running_server_thread  # noqa: E402
+
+
+# --- pixels and masks -----------------------------------------------------------------
+
+def test_a_selection_partly_outside_an_offset_layer_is_cropped_to_the_layer():
+    layer = Rect(12, 8, 6, 4)  # image coordinates of the content layer
+    selection_read = Rect(10, 9, 4, 2)  # read from the selection in image coordinates
+    mask = place_mask(bytes([255] * 8), selection_read, layer)
+    rows = [list(mask[r * 6:(r + 1) * 6]) for r in range(4)]
+    assert rows == [[0] * 6,
+                    [255, 255, 0, 0, 0, 0],
+                    [255, 255, 0, 0, 0, 0],
+                    [0] * 6]
+
+
+def test_a_mask_keeps_its_values_where_it_overlaps_the_layer():
+    read = Rect(0, 0, 3, 2)
+    mask = place_mask(bytes(range(6)), read, Rect(1, 1, 2, 2))
+    assert list(mask) == [4, 5, 0, 0]
+
+
+def test_a_mask_that_misses_the_layer_selects_nothing():
+    assert place_mask(b"\xff" * 4, Rect(0, 0, 2, 2), Rect(10, 10, 3, 3)) == bytes(9)
+
+
+def test_rectangles_intersect_to_an_empty_rectangle_when_apart():
+    assert Rect(0, 0, 2, 2).intersect(Rect(5, 5, 2, 2)).empty
+    assert Rect(0, 0, 10, 10).intersect(Rect(5, -5, 10, 10)) == Rect(5, 0, 5, 5)
+
+
+@pytest.mark.parametrize("nick, sample", [
+    ("u8-non-linear", "u8"), ("u8-linear", "u8"), ("u16-perceptual", "u16"),
+    ("u32-linear", "f32"), ("half-non-linear", "f32"), ("float-linear", "f32"),
+    ("double-perceptual", "f32"),
+])
+def test_each_image_precision_is_sent_without_loss(nick, sample):
+    assert sample_for_precision(nick) == sample
+
+
+def test_pixels_are_read_perceptual_with_or_without_alpha():
+    assert babl_format(4, "u8") == "R'G'B'A u8"
+    assert babl_format(3, "u16") == "R'G'B' u16"
+    assert babl_format(4, "f32") == "R'G'B'A float"
+
+
+def test_a_short_buffer_from_gimp_is_refused_not_sent():
+    with pytest.raises(ValueError, match="expected 24"):
+        colour_pixels(2, 2, False, "u16", bytes(23))
+
+
+def test_a_layer_used_as_mask_counts_its_grey_times_its_alpha():
+    # white opaque, white transparent, black opaque, mid grey half transparent
+    assert list(grey_alpha_to_mask(bytes([255, 255, 255, 0, 0, 255, 200, 128]))) == [255, 0, 0, 100]
+
+
+# --- arguments ------------------------------------------------------------------------
+
+def test_the_dialogs_choices_are_the_ones_the_server_takes():
+    choices = {a.name: [c for c, _ in a.choices] for a in ARGUMENTS if a.kind == "choice"}
+    assert choices["preserve-colors"] == list(wire.PRESERVE_COLORS)
+    assert choices["mode"] == list(wire.MODES)
+
+
+def test_the_dialog_shows_every_argument_once():
+    shown = [name for _id, _title, names in DIALOG_FRAMES + DIALOG_EXPANDERS for name in names]
+    assert sorted(shown) == sorted(a.name for a in ARGUMENTS)
+
+
+def test_no_two_dialog_fields_share_a_keyboard_mnemonic():
+    # GIMP's own buttons take these: _OK, _Cancel, _Save Settings, _Load, _Help, _Reset
+    taken = set("ocslhr")
+    keys = [a.nick[a.nick.index("_") + 1].lower() for a in ARGUMENTS if "_" in a.nick]
+    assert len(keys) == len(ARGUMENTS) and len(set(keys)) == len(keys) and not taken & set(keys)
+
+
+def test_every_argument_a_script_leaves_out_has_a_working_default():
+    defaults = {a.name: a.default for a in ARGUMENTS if a.kind not in ("layer", "drawable")}
+    settings = parse_settings(defaults)
+    assert settings.endpoint == DEFAULT_ENDPOINT and settings.size is None
+    assert settings.iterations is None and settings.mask_source == "selection"
+
+
+def test_misspelt_choices_and_endpoints_are_explained():
+    with pytest.raises(PluginError, match="preserve-colors must be one of none, luminance"):
+        parse_settings({"preserve-colors": "lumi"})
+    with pytest.raises(PluginError, match="should look like tcp://"):
+        parse_settings({"endpoint": "localhost:7865"})
+    with pytest.raises(PluginError, match="40-character public key"):
+        parse_settings({"server-key": "abc"})
+
+
+# --- requests -------------------------------------------------------------------------
+
+def _region(mask: bytes | None = None, size=(8, 6)):
+    pixels = wire.Pixels(size[0], size[1], 1, "u8", mask) if mask is not None else None
+    return wire.Region([style_of(noise_pixels(8, 8), "Stripes")], pixels)
+
+
+def test_a_mask_that_covers_nothing_of_the_layer_is_refused():
+    with pytest.raises(PluginError, match="does not cover any of the content layer"):
+        build_request(noise_pixels(8, 6), [_region(bytes(48))], parse_settings({}))
+
+
+def test_draw_mode_asks_for_a_whole_layer_and_one_style():
+    settings = parse_settings({"mode": "draw"})
+    with pytest.raises(PluginError, match="Draw mode paints the whole layer"):
+        build_request(noise_pixels(8, 6), [_region(b"\xff" * 48)], settings)
+
+
+def test_kept_frames_are_asked_for_at_the_layers_size_only_in_draw_mode():
+    content = noise_pixels(300, 200)
+    drawn = build_request(content, [_region()], parse_settings({"mode": "draw", "keep-frames": True}))
+    assert drawn.options.preview_every > 0 and drawn.options.preview_max_size == 300
+    plain = build_request(content, [_region()], parse_settings({"keep-frames": True}))
+    assert plain.options.preview_every == 0
+
+
+def test_the_request_carries_the_users_settings():
+    values = {"strength": 0.8, "style-scale": 2.0, "size": 256, "preserve-colors": "luminance",
+              "seed": 42, "iterations": 7}
+    request = build_request(noise_pixels(8, 6), [_region()], parse_settings(values))
+    o = request.options
+    assert (o.strength, o.style_scale, o.size, o.preserve_colors, o.seed, o.iterations) == (
+        0.8, 2.0, 256, "luminance", 42, 7)
+
+
+# --- words the user sees --------------------------------------------------------------
+
+def test_new_layers_are_named_after_the_styles():
+    assert result_layer_name(["Stripes"]) == "Stripes (restyled)"
+    assert result_layer_name(["Stripes", "Dots", "Stripes"]) == "Stripes + Dots (restyled)"
+    assert frames_group_name(["Stripes"]) == "Stripes (frames)"
+
+
+def test_progress_reads_as_stages_iterations_and_time_left():
+    assert progress_text(2, 3, 5, 20, 75.4) == "Restyle: stage 2/3, iteration 5/20, about 1 min 15 s left"
+    assert progress_fraction(30, 120) == 0.25 and progress_fraction(0, 0) == 0.0
+    assert queue_text(0) == "Restyle: starting"
+    assert queue_text(2) == "Restyle: waiting for the server (2 jobs ahead)"
+
+
+def test_a_python_without_pyzmq_and_msgpack_gets_named_install_steps(tmp_path):
+    """-I -S: a real interpreter without site-packages, like GIMP's bundled Python."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import restyle_gimp_deps as d; "
+            "m = d.missing_packages(); print(m); print(d.install_hint(m, 'gimp-python'))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(gimp_chroot.PLUGIN_DIR)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("['pyzmq', 'msgpack']")
+    assert "gimp-python -m pip install --user pyzmq msgpack" in out
+    assert "python3-zmq python3-msgpack" in out
+
+
+def test_a_python_with_both_packages_is_not_told_anything():
+    from restyle_gimp_deps import missing_packages
+
+    assert missing_packages() == []
+
+
+# --- the conversation with a real server ----------------------------------------------
+
+class RecordingSink:
+    def __init__(self):
+        self.fractions, self.frames = [], []
+
+    def status(self, text, fraction):
+        if fraction is not None:
+            self.fractions.append(fraction)
+
+    def frame(self, index, pixels):
+        self.frames.append((index, pixels.width, pixels.height))
+
+
+@pytest.mark.parametrize("keep_frames", [True, False])
+def test_a_drawing_job_reports_progress_and_hands_over_frames_only_when_kept(keep_frames):
+    from restyle_client.client import Client
+    from restyle_gimp_session import run_job
+
+    content = noise_pixels(40, 32)
+    settings = parse_settings({"mode": "draw", "keep-frames": keep_frames, "iterations": 6})
+    request = build_request(content, [_region()], settings)
+    sink = RecordingSink()
+    with running_server_thread() as server, Client(server.endpoint) as client:
+        client.hello()
+        outcome = run_job(client, request, sink, keep_frames=keep_frames)
+    assert not outcome.cancelled
+    assert (outcome.result.width, outcome.result.height) == (40, 32)
+    assert sink.fractions and sink.fractions == sorted(sink.fractions)
+    if keep_frames:
+        assert sink.frames and all(f[1:] == (40, 32) for f in sink.frames)
+        assert [f[0] for f in sink.frames] == list(range(len(sink.frames)))
+    else:
+        assert sink.frames == []

@@ -1,0 +1,193 @@
+"""install.py against temporary homes: real files, real kritarc edits, no downloads.
+
+The server's virtual environment (torch alone is gigabytes) is only exercised through
+--dry-run here; everything else runs for real.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALL = REPO / "install.py"
+KRITARC = "[General]\ntheme=Krita dark\n\n[python]\nenable_comics_project_management_tools=true\n"
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    return subprocess.run(
+        [sys.executable, str(INSTALL), "--home", str(home), *args], capture_output=True, text=True, env=env
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A user who has used Krita and GIMP 3.0 and 2.10, with a plugin of their own."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "kritarc").write_text(KRITARC)
+    own = home / ".local" / "share" / "krita" / "pykrita" / "my_tool"
+    own.mkdir(parents=True)
+    (own / "__init__.py").write_text("# mine\n")
+    for version in ("3.0", "2.10"):
+        (home / ".config" / "GIMP" / version).mkdir(parents=True)
+    return home
+
+
+def test_installs_the_krita_plugin_enabled_with_its_client(home):
+    result = run(home, "--plugins-only")
+    assert result.returncode == 0, result.stderr
+    pykrita = home / ".local" / "share" / "krita" / "pykrita"
+    assert (pykrita / "restyle.desktop").read_bytes() == (REPO / "plugin/krita/restyle.desktop").read_bytes()
+    assert (pykrita / "restyle" / "docker.py").exists()
+    assert (pykrita / "restyle_client" / "client.py").exists()
+    assert not list(pykrita.rglob("__pycache__"))
+    kritarc = (home / ".config" / "kritarc").read_text()
+    assert "enable_restyle=true" in kritarc.split("[python]")[1]
+    assert kritarc.startswith(KRITARC.rstrip("\n"))
+    assert "Tools > Scripts > Restyle Layer" in result.stdout
+
+
+def test_records_where_the_server_is_and_how_to_start_it(home):
+    assert run(home, "--plugins-only", "--endpoint", "tcp://127.0.0.1:7999").returncode == 0
+    config = json.loads((home / ".config" / "restyle" / "server.json").read_text())
+    assert config["endpoint"] == "tcp://127.0.0.1:7999"
+    assert config["command"] == [str(home / ".local/share/restyle/venv/bin/restyle"), "serve"]
+
+
+def test_installs_the_gimp_plug_in_into_every_gimp_3_profile_only(home):
+    (home / ".config" / "GIMP" / "3.1").mkdir()
+    assert run(home, "--plugins-only").returncode == 0
+    for version in ("3.0", "3.1"):
+        target = home / ".config" / "GIMP" / version / "plug-ins" / "restyle"
+        script = target / "restyle.py"
+        assert script.read_bytes() == (REPO / "plugin/gimp/restyle/restyle.py").read_bytes()
+        assert script.stat().st_mode & stat.S_IXUSR
+        assert (target / "restyle_client" / "request.py").exists()
+    assert not (home / ".config" / "GIMP" / "2.10" / "plug-ins").exists()
+
+
+def test_running_it_again_changes_nothing_more(home):
+    assert run(home, "--plugins-only").returncode == 0
+    first = snapshot(home)
+    again = run(home, "--plugins-only")
+    assert again.returncode == 0, again.stderr
+    assert snapshot(home) == first
+    assert (home / ".config" / "kritarc").read_text().count("enable_restyle=") == 1
+
+
+def test_uninstall_removes_exactly_what_was_added(home):
+    (home / ".config" / "kritarc").write_text(KRITARC + "enable_restyle=false\n")
+    before = snapshot(home)
+    assert run(home, "--plugins-only").returncode == 0
+    assert (home / ".config" / "kritarc").read_text().count("enable_restyle=true") == 1
+    result = run(home, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(home) == before  # the user's own plugin, kritarc and folders included
+
+
+def test_uninstall_leaves_a_bare_home_bare(tmp_path):
+    (tmp_path / ".config").mkdir()
+    (tmp_path / ".config" / "kritarc").write_text("[General]\ntheme=Krita dark\n")
+    before = snapshot(tmp_path)
+    assert run(tmp_path, "--plugins-only").returncode == 0
+    assert (tmp_path / ".local" / "share" / "krita" / "pykrita" / "restyle").is_dir()
+    assert run(tmp_path, "--uninstall").returncode == 0
+    assert snapshot(tmp_path) == before
+
+
+def test_uninstall_without_an_install_says_so(home):
+    result = run(home, "--uninstall")
+    assert result.returncode == 0 and "Nothing to remove" in result.stdout
+
+
+def test_dry_run_shows_every_step_and_changes_nothing(home):
+    before = snapshot(home)
+    result = run(home, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(home) == before
+    out = result.stdout
+    venv = home / ".local" / "share" / "restyle" / "venv"
+    assert f"would run: {sys.executable} -m venv {venv}" in out
+    assert "install torch==2.13.0" in out
+    assert f"install {REPO}" in out
+    assert "would copy" in out and "would set [python] enable_restyle=true" in out
+    assert "nothing was changed" in out
+
+
+def test_krita_builds_with_their_own_python_get_client_wheels_for_it(home):
+    result = run(home, "--plugins-only", "--dry-run", "--bundled-python", "--no-gimp")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "pip download" in line)
+    for part in ("--only-binary=:all:", "--python-version 3.10", "--platform manylinux2014_x86_64", "pyzmq msgpack"):
+        assert part in line
+    assert "unpack the wheels into" in result.stdout
+
+
+def test_a_plugin_folder_it_did_not_make_is_left_alone(home):
+    foreign = home / ".local" / "share" / "krita" / "pykrita" / "restyle"
+    foreign.mkdir()
+    (foreign / "__init__.py").write_text("# someone else's\n")
+    result = run(home, "--plugins-only", "--no-gimp")
+    assert result.returncode == 1
+    assert "was not installed by Restyle" in result.stderr
+    assert (foreign / "__init__.py").read_text() == "# someone else's\n"
+
+
+def test_a_home_without_krita_or_gimp_gets_told_so(tmp_path):
+    result = run(tmp_path, "--plugins-only")
+    assert result.returncode == 0
+    assert "No Krita found" in result.stdout and "No GIMP 3 profile found" in result.stdout
+    assert not (tmp_path / ".local" / "share" / "krita").exists()
+
+
+def test_old_pythons_are_refused_for_the_server_with_advice(home, tmp_path):
+    old = tmp_path / "python3.8"
+    old.write_text("#!/bin/sh\necho 3.8\n")
+    old.chmod(0o755)
+    result = run(home, "--python", str(old))
+    assert result.returncode == 1
+    assert "needs Python 3.10 or newer" in result.stderr and "--python" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "platform,pykrita,kritarc",
+    [
+        ("win32", "AppData/Roaming/krita/pykrita", "AppData/Local/kritarc"),
+        ("darwin", "Library/Application Support/krita/pykrita", "Library/Preferences/kritarc"),
+        ("linux", ".local/share/krita/pykrita", ".config/kritarc"),
+    ],
+)
+def test_krita_folders_on_each_platform(tmp_path, platform, pykrita, kritarc):
+    sys.path.insert(0, str(REPO))
+    try:
+        import install
+    finally:
+        sys.path.pop(0)
+    places = install.Places(tmp_path, platform, environ={})
+    (target,) = install.find_kritas(places, force=True, bundled_linux=False)
+    assert target.pykrita == tmp_path / pykrita and target.kritarc == tmp_path / kritarc
+    assert target.bundled_python == (platform != "linux")
+
+
+def test_install_py_needs_only_the_standard_library_of_python_3_9():
+    tree = ast.parse(INSTALL.read_text(), feature_version=(3, 9))
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)

@@ -1,0 +1,605 @@
+"""Runs inside Krita (loaded by the restyle_e2e driver): uses the Restyle docker as a person would.
+
+Each scenario builds a document, sets the docker's controls, presses its buttons and
+waits for what a user would see.  It asserts nothing itself: it writes what it saw
+(texts, layer geometry, raw pixel bytes) to the report and to files, and the pytest
+side states the expectations.
+"""
+
+import json
+import os
+import random
+import time
+
+from krita import Krita, Selection
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+)
+
+DOC_W, DOC_H = 96, 72
+CONTENT_W, CONTENT_H = 64, 48
+OFFSET = (12, 8)
+SELECTION = (20, 14, 30, 24)  # x, y, w, h in document coordinates, inside the content
+RESULT_NAME = "Stripes (restyled)"
+
+
+def scenarios(ctx):
+    everything = [
+        ("stylize", stylize(ctx)),
+        ("reopen", reopen(ctx)),
+        ("cancel", cancel(ctx)),
+        ("regions", regions(ctx)),
+        ("two_documents", two_documents(ctx)),
+        ("depths", depths(ctx)),
+        ("grey", grey(ctx)),
+        ("no_server", no_server(ctx)),
+        ("autostart", autostart(ctx)),
+    ]
+    only = os.environ.get("RESTYLE_E2E_ONLY", "").split(",")
+    return [(name, gen) for name, gen in everything if name in only or only == [""]]
+
+
+# --- building documents ---------------------------------------------------------------
+
+
+def pattern(width, height, seed):
+    """Smooth colour gradients with blocky noise: something a style can visibly change."""
+    rng = random.Random(seed)
+    blocks = [[rng.randrange(256) for _ in range(16)] for _ in range(16)]
+    out = bytearray()
+    for y in range(height):
+        for x in range(width):
+            n = blocks[(y // 6) % 16][(x // 6) % 16]
+            r, g, b = (x * 255 // width + n) // 2, (y * 255 // height + n) // 2, (255 - n)
+            out += bytes((b, g, r, 255))  # Krita's BGRA
+    return bytes(out)
+
+
+def stripes(width, height):
+    out = bytearray()
+    for y in range(height):
+        for x in range(width):
+            on = ((x + y) // 4) % 2
+            out += bytes((30, 200, 250, 255)) if on else bytes((90, 20, 10, 255))
+    return bytes(out)
+
+
+def make_document(name, model="RGBA", depth="U8"):
+    app = Krita.instance()
+    doc = app.createDocument(DOC_W, DOC_H, name, "RGBA", "U8", "", 72.0)
+    window = app.activeWindow()
+    view = window.addView(doc)
+    root = doc.rootNode()
+    content = doc.createNode("Photo", "paintlayer")
+    root.addChildNode(content, None)
+    content.setPixelData(pattern(CONTENT_W, CONTENT_H, 7), 0, 0, CONTENT_W, CONTENT_H)
+    content.move(*OFFSET)
+    style = doc.createNode("Stripes", "paintlayer")
+    root.addChildNode(style, None)
+    style.setPixelData(stripes(40, 40), 0, 0, 40, 40)
+    style.setVisible(False)
+    if (model, depth) != ("RGBA", "U8"):
+        assert doc.setColorSpace(model, depth, ""), f"Krita could not convert to {model}/{depth}"
+    doc.refreshProjection()
+    doc.waitForDone()
+    return doc, view, content
+
+
+def click_layer(doc, node):
+    """What clicking a layer in the Layers docker does."""
+    doc.setActiveNode(node)
+
+
+def offered_styles(dock):
+    styles = widget(dock, QListWidget, "restyle_styles")
+    return [styles.item(i).text().strip() for i in range(styles.count())]
+
+
+def select(doc, rect):
+    selection = Selection()
+    selection.select(*rect, 255)
+    doc.setSelection(selection)
+
+
+# --- the docker, found as a user finds it -------------------------------------------------
+
+
+def open_docker():
+    """Tools ▸ Scripts ▸ Restyle Layer… opens the docker; return its widgets by name."""
+    app = Krita.instance()
+    action = app.action("restyle_layer")
+    assert action is not None, "the Restyle Layer action is not registered"
+    action.trigger()
+    qwindow = app.activeWindow().qwindow()
+    dock = next(d for d in qwindow.findChildren(QDockWidget) if d.objectName() == "restyle_docker")
+    return dock
+
+
+def widget(dock, kind, name):
+    found = dock.findChild(kind, name)
+    assert found is not None, f"no {kind.__name__} named {name} in the docker"
+    return found
+
+
+def choose(combo, text):
+    index = combo.findText(text, Qt.MatchEndsWith)
+    assert index >= 0, (
+        f"{text!r} is not offered in {combo.objectName()}: {[combo.itemText(i) for i in range(combo.count())]}"
+    )
+    combo.setCurrentIndex(index)
+
+
+def tick_style(dock, name):
+    styles = widget(dock, QListWidget, "restyle_styles")
+    offered = [styles.item(i).text().strip() for i in range(styles.count())]
+    assert name in offered, f"{name!r} is not offered as a style: {offered}"
+    for i in range(styles.count()):
+        item = styles.item(i)
+        item.setCheckState(Qt.Checked if item.text().strip() == name else Qt.Unchecked)
+    return [(styles.item(i).text(), int(styles.item(i).checkState())) for i in range(styles.count())]
+
+
+def layer_list(doc):
+    out = []
+    for node in doc.rootNode().childNodes():
+        bounds = node.bounds()
+        out.append(
+            {
+                "name": node.name(),
+                "type": node.type(),
+                "position": [node.position().x(), node.position().y()],
+                "bounds": [bounds.x(), bounds.y(), bounds.width(), bounds.height()],
+            }
+        )
+    return out  # bottom to top
+
+
+def node_named(doc, name):
+    for node in doc.rootNode().childNodes():
+        if node.name() == name:
+            return node
+    return None
+
+
+def dump(ctx, name, data):
+    with open(os.path.join(ctx.out, name), "wb") as f:
+        f.write(bytes(data))
+
+
+def prepare_run(dock, iterations, endpoint=None):
+    if endpoint is not None:
+        field = widget(dock, QLineEdit, "restyle_endpoint")
+        field.setText(endpoint)
+        field.editingFinished.emit()
+    widget(dock, QSpinBox, "restyle_iterations").setValue(iterations)
+
+
+def tidy_window():
+    """Xvfb has no window manager: size the window to the screen and make room for the docker."""
+    qwindow = Krita.instance().activeWindow().qwindow()
+    qwindow.setGeometry(QApplication.primaryScreen().geometry())
+    docks = {dock.objectName(): dock for dock in qwindow.findChildren(QDockWidget)}
+    for name, dock in docks.items():
+        if name not in ("KisLayerBox", "restyle_docker"):
+            dock.hide()
+    return docks
+
+
+def make_room(docks):
+    if "KisLayerBox" in docks and "restyle_docker" in docks:
+        qwindow = Krita.instance().activeWindow().qwindow()
+        pair = [docks["KisLayerBox"], docks["restyle_docker"]]
+        qwindow.resizeDocks(pair, [230, 760], Qt.Vertical)
+        qwindow.resizeDocks([docks["restyle_docker"]], [430], Qt.Horizontal)
+
+
+def screenshot(ctx, name):
+    screen = QApplication.primaryScreen()
+    image = screen.grabWindow(0)  # the whole Xvfb screen, as a person would see it
+    image.save(os.path.join(ctx.out, name), "PNG")
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+def stylize(ctx):
+    rep = ctx.report["scenarios"]["stylize"]
+    tidy_window()
+    doc, view, content = make_document("stylize")
+    select(doc, SELECTION)
+    yield ctx.sleep(0.2)
+    click_layer(doc, content)
+    before = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    dump(ctx, "content_before.bin", before)
+    dump(ctx, "selection.bin", doc.selection().pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    rep["docker_visible"] = dock.isVisible()
+    make_room(tidy_window())
+    content_combo = widget(dock, QComboBox, "restyle_content")
+    settled = time.monotonic() + 4
+    yield ctx.Wait(
+        lambda: content_combo.currentText().strip() == "Photo" or time.monotonic() > settled,
+        10,
+        "the content layer to follow the current layer",
+    )
+    rep["content_default"] = content_combo.currentText().strip()
+    choose(content_combo, "Photo")
+    rep["styles_ticked"] = tick_style(dock, "Stripes")
+    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    prepare_run(dock, iterations=25)
+    connection = widget(dock, QLabel, "restyle_connection")
+    yield ctx.Wait(lambda: connection.text().startswith("Connected"), 20, "the docker to show the server as connected")
+    rep["connection_text"] = connection.text()
+    status = widget(dock, QLabel, "restyle_status")
+    start = widget(dock, QPushButton, "restyle_start")
+    progress = widget(dock, QProgressBar, "restyle_progress")
+    started = time.monotonic()
+    seen = {"preview": 0, "previews": set(), "progress": set(), "status": [status.text()]}
+    start.click()
+
+    def watch():
+        preview = node_named(doc, "Restyle preview")
+        if preview is not None and preview.bounds().width() > 0:
+            seen["preview"] += 1
+            seen["previews"].add(hash(bytes(preview.pixelData(*OFFSET, CONTENT_W, CONTENT_H))))
+            seen.setdefault(
+                "preview_bounds",
+                [preview.bounds().x(), preview.bounds().y(), preview.bounds().width(), preview.bounds().height()],
+            )
+            if "shot" not in seen and progress.value() >= 60:
+                seen["shot"] = True
+                screenshot(ctx, "krita-docker.png")
+        seen["progress"].add(progress.value())
+        if not seen["status"] or seen["status"][-1] != status.text():
+            seen["status"].append(status.text())
+            rep["status_history"] = seen["status"]
+        return start.isEnabled() and len(seen["status"]) > 1
+
+    yield ctx.Wait(watch, 60, "the job to finish")
+    rep["seconds"] = round(time.monotonic() - started, 2)
+    rep["final_status"] = status.text()
+    rep["status_history"] = seen["status"]
+    rep["preview_polls"] = seen["preview"]
+    rep["distinct_previews"] = len(seen["previews"])
+    rep["preview_bounds"] = seen.get("preview_bounds")
+    rep["progress_values"] = sorted(seen["progress"])
+    rep["start_enabled_after"] = widget(dock, QPushButton, "restyle_start").isEnabled()
+    rep["layers"] = layer_list(doc)
+    after = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    dump(ctx, "content_after.bin", after)
+    result = node_named(doc, "Stripes (restyled)")
+    if result is not None:
+        dump(ctx, "result.bin", result.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    rep["active_after"] = doc.activeNode().name() if doc.activeNode() else None
+    yield ctx.sleep(0.2)
+    screenshot(ctx, "krita-docker-done.png")
+    path = os.path.join(ctx.out, "stylized.kra")
+    doc.setBatchmode(True)
+    rep["saved"] = doc.saveAs(path)
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    ctx.kra = path
+
+
+def reopen(ctx):
+    rep = ctx.report["scenarios"]["reopen"]
+    path = os.path.join(ctx.out, "stylized.kra")
+    assert os.path.exists(path), "the stylize scenario saved nothing"  # opening it would show a modal error
+    doc = Krita.instance().openDocument(path)
+    assert doc is not None, f"Krita could not open {path}"
+    yield ctx.sleep(0.2)
+    doc.waitForDone()
+    rep["layers"] = layer_list(doc)
+    result = node_named(doc, "Stripes (restyled)")
+    if result is not None:
+        dump(ctx, "result_reopened.bin", result.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    content = node_named(doc, "Photo")
+    if content is not None:
+        dump(ctx, "content_reopened.bin", content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    doc.setModified(False)
+    doc.close()
+
+
+def cancel(ctx):
+    rep = ctx.report["scenarios"]["cancel"]
+    doc, view, content = make_document("cancel")
+    before = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(
+        lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the docker to list the new document's layers"
+    )
+    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
+    tick_style(dock, "Stripes")
+    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    prepare_run(dock, iterations=2000)
+    status = widget(dock, QLabel, "restyle_status")
+    widget(dock, QPushButton, "restyle_start").click()
+    yield ctx.Wait(
+        lambda: "iteration" in status.text() and node_named(doc, "Restyle preview") is not None,
+        60,
+        "the job to run and show a preview",
+    )
+    rep["status_before_cancel"] = status.text()
+    widget(dock, QPushButton, "restyle_cancel").click()
+    yield ctx.Wait(
+        lambda: status.text().startswith(("Cancelled", "The server", "Restyle could")), 60, "the cancelled job to end"
+    )
+    rep["final_status"] = status.text()
+    rep["layers"] = layer_list(doc)
+    result = node_named(doc, "Stripes (restyled, cancelled)")
+    if result is not None:
+        dump(ctx, "cancel_result.bin", result.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+    rep["content_unchanged"] = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H)) == before
+    dump(ctx, "cancel_content.bin", before)
+    doc.setModified(False)
+    doc.close()
+
+
+def no_server(ctx):
+    rep = ctx.report["scenarios"]["no_server"]
+    doc, view, content = make_document("no server")
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(
+        lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the docker to list the new document's layers"
+    )
+    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
+    tick_style(dock, "Stripes")
+    prepare_run(dock, iterations=5, endpoint=os.environ["RESTYLE_E2E_DEAD_ENDPOINT"])
+    status = widget(dock, QLabel, "restyle_status")
+    start = widget(dock, QPushButton, "restyle_start")
+    started = time.monotonic()
+    start.click()
+    yield ctx.Wait(
+        lambda: start.isEnabled() and not status.text().startswith("Connecting"),
+        60,
+        "the docker to give up on the missing server",
+    )
+    rep["seconds"] = round(time.monotonic() - started, 2)
+    rep["final_status"] = status.text()
+    rep["connection_text"] = widget(dock, QLabel, "restyle_connection").text()
+    rep["layers"] = layer_list(doc)
+    doc.setModified(False)
+    doc.close()
+
+
+def run_job(ctx, dock, doc, content, iterations, finished_prefixes):
+    """Pick Photo and Stripes, press Start and wait until the docker is idle again."""
+    widget(dock, QCheckBox, "restyle_limit_selection").setChecked(True)
+    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
+    tick_style(dock, "Stripes")
+    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    prepare_run(dock, iterations=iterations)
+    status = widget(dock, QLabel, "restyle_status")
+    start = widget(dock, QPushButton, "restyle_start")
+    history = [status.text()]
+
+    def idle():
+        if history[-1] != status.text():
+            history.append(status.text())
+        return start.isEnabled() and status.text().startswith(finished_prefixes)
+
+    start.click()
+    yield ctx.Wait(idle, 90, "the job to end")
+    return history
+
+
+def depths(ctx):
+    """16-bit integer and 16/32-bit float documents: lossless outside the selection."""
+    rep = ctx.report["scenarios"]["depths"]
+    for depth in ("U16", "F16", "F32"):
+        doc, view, content = make_document(f"depth {depth}", "RGBA", depth)
+        select(doc, SELECTION)
+        yield ctx.sleep(0.3)
+        click_layer(doc, content)
+        dock = open_docker()
+        yield ctx.Wait(lambda dock=dock: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+        before = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+        history = yield from run_job(ctx, dock, doc, content, 3, ("Done", "The server", "Restyle could", "No Restyle"))
+        section = rep[depth] = {"depth": content.colorDepth(), "status": history[-1]}
+        result = node_named(doc, "Stripes (restyled)")
+        section["result_depth"] = result.colorDepth() if result is not None else None
+        if result is not None:
+            dump(ctx, f"depth_{depth}_result.bin", result.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+        dump(ctx, f"depth_{depth}_content.bin", before)
+        dump(ctx, f"depth_{depth}_selection.bin", doc.selection().pixelData(*OFFSET, CONTENT_W, CONTENT_H))
+        section["content_unchanged"] = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H)) == before
+        doc.setModified(False)
+        doc.close()
+        yield ctx.sleep(0.2)
+
+
+def grey(ctx):
+    """A greyscale document gets a message, not a crash or a silent nothing."""
+    rep = ctx.report["scenarios"]["grey"]
+    doc, view, content = make_document("grey", "GRAYA", "U8")
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+    history = yield from run_job(ctx, dock, doc, content, 3, ("The layer",))
+    rep["status"] = history[-1]
+    rep["layers"] = layer_list(doc)
+    doc.setModified(False)
+    doc.close()
+
+
+def autostart(ctx):
+    """No server answers, but install.py recorded how to start one: the plugin starts it."""
+    rep = ctx.report["scenarios"]["autostart"]
+    command = json.loads(os.environ["RESTYLE_E2E_SERVER_COMMAND"])
+    endpoint = os.environ["RESTYLE_E2E_AUTOSTART_ENDPOINT"]
+    config = os.path.join(os.environ["HOME"], ".config", "restyle", "server.json")
+    with open(config, "w") as f:
+        json.dump({"endpoint": endpoint, "command": command, "log": os.path.join(ctx.out, "autostart-server.log")}, f)
+    doc, view, content = make_document("autostart")
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+    seen = []
+    connection = widget(dock, QLabel, "restyle_connection")
+
+    def watch_connection():
+        if not seen or seen[-1] != connection.text():
+            seen.append(connection.text())
+        return False
+
+    timer_keepalive = QTimer()
+    timer_keepalive.timeout.connect(watch_connection)
+    timer_keepalive.start(50)
+    field = widget(dock, QLineEdit, "restyle_endpoint")
+    field.setText(endpoint)
+    field.editingFinished.emit()
+    try:
+        history = yield from run_job(
+            ctx, dock, doc, content, 3, ("Done", "The server", "Restyle could", "No Restyle", "The Restyle server")
+        )
+    finally:
+        timer_keepalive.stop()
+    rep["status"] = history[-1]
+    rep["connection_texts"] = seen
+    rep["layers"] = layer_list(doc)
+    doc.setModified(False)
+    doc.close()
+
+
+def front_name():
+    doc = Krita.instance().activeDocument()
+    return doc.name() if doc is not None else None
+
+
+def bring_to_front(window, view):
+    """What clicking a document's tab does."""
+    window.showView(view)
+    view.setVisible()
+
+
+def two_documents(ctx):
+    """Two documents restyle at once through the one server; each result lands in its own document."""
+    rep = ctx.report["scenarios"]["two_documents"]
+    window = Krita.instance().activeWindow()
+    first, first_view, first_content = make_document("first")
+    second, second_view, second_content = make_document("second")
+    yield ctx.sleep(0.3)
+    bring_to_front(window, first_view)
+    click_layer(first, first_content)
+    dock = open_docker()
+    start = widget(dock, QPushButton, "restyle_start")
+    status = widget(dock, QLabel, "restyle_status")
+    rep["front_after_switch"] = front_name()
+    yield ctx.Wait(
+        lambda: front_name() == "first" and {"Photo", "Stripes"} <= set(offered_styles(dock)),
+        10,
+        "the first document in front",
+    )
+    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
+    tick_style(dock, "Stripes")
+    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    prepare_run(dock, iterations=30)
+    start.click()
+    yield ctx.Wait(
+        lambda: not start.isEnabled() and status.text() != "Connecting to the server…", 20, "the first job to be sent"
+    )
+    bring_to_front(window, second_view)
+    click_layer(second, second_content)
+    yield ctx.Wait(
+        lambda: front_name() == "second" and start.isEnabled(),
+        10,
+        "the docker to show the second document, which has no job yet",
+    )
+    yield ctx.Wait(
+        lambda: widget(dock, QComboBox, "restyle_content").currentText().strip() == "Photo",
+        10,
+        "the second document's layers",
+    )
+    tick_style(dock, "Stripes")
+    prepare_run(dock, iterations=5)
+    second_history = [status.text()]
+
+    def both_done():
+        if second_history[-1] != status.text():
+            second_history.append(status.text())
+        return node_named(first, RESULT_NAME) is not None and node_named(second, RESULT_NAME) is not None
+
+    start.click()
+    yield ctx.Wait(both_done, 90, "both documents to get their result")
+    rep["second_status_history"] = second_history
+    bring_to_front(window, first_view)
+    yield ctx.Wait(lambda: status.text().startswith("Done"), 10, "the docker to show the first document's outcome")
+    rep["first_status_when_back"] = status.text()
+    rep["first_layers"] = layer_list(first)
+    rep["second_layers"] = layer_list(second)
+    for doc in (first, second):
+        doc.setModified(False)
+        doc.close()
+
+
+def regions(ctx):
+    """Regions: the selection, the light part of a layer and a Krita mask, each with its own style."""
+    rep = ctx.report["scenarios"]["regions"]
+    doc, view, content = make_document("regions")
+    mask_layer = doc.createNode("Sky mask", "paintlayer")
+    doc.rootNode().addChildNode(mask_layer, None)
+    mask_layer.setPixelData(bytes([255, 255, 255, 255]) * (CONTENT_W * 12), OFFSET[0], OFFSET[1], CONTENT_W, 12)
+    mask_layer.setVisible(False)
+    select(doc, SELECTION)
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(lambda: {"Photo", "Stripes", "Sky mask"} <= set(offered_styles(dock)), 10, "the layer list")
+    styles = widget(dock, QListWidget, "restyle_styles")
+    for i in range(styles.count()):
+        styles.item(i).setCheckState(Qt.Unchecked)
+    widget(dock, QCheckBox, "restyle_limit_selection").setChecked(False)
+    add = widget(dock, QPushButton, "restyle_add_region")
+    for _ in range(3):
+        add.click()
+    choose(widget(dock, QComboBox, "restyle_region_0_mask"), "Current selection")
+    choose(widget(dock, QComboBox, "restyle_region_0_style"), "Stripes")
+    choose(widget(dock, QComboBox, "restyle_region_1_mask"), "Light parts of \u201cSky mask\u201d")
+    choose(widget(dock, QComboBox, "restyle_region_1_style"), "Stripes")
+    choose(widget(dock, QComboBox, "restyle_region_2_mask"), "Mask \u201cSelection Mask\u201d")
+    choose(widget(dock, QComboBox, "restyle_region_2_style"), "Sky mask")
+    rep["mask_choices"] = [
+        widget(dock, QComboBox, "restyle_region_1_mask").itemText(i)
+        for i in range(widget(dock, QComboBox, "restyle_region_1_mask").count())
+    ]
+    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    prepare_run(dock, iterations=3)
+    status = widget(dock, QLabel, "restyle_status")
+    start = widget(dock, QPushButton, "restyle_start")
+    history = [status.text()]
+
+    def idle():
+        if history[-1] != status.text():
+            history.append(status.text())
+        return start.isEnabled() and len(history) > 1 and not status.text().endswith("\u2026")
+
+    start.click()
+    yield ctx.Wait(idle, 60, "the job to end")
+    rep["status"] = history[-1]
+    rep["layers"] = layer_list(doc)
+    for row in list(dock.findChildren(QToolButton)):
+        if row.objectName().startswith("restyle_region_") and row.objectName().endswith("_remove"):
+            row.click()
+    widget(dock, QCheckBox, "restyle_limit_selection").setChecked(True)
+    doc.setModified(False)
+    doc.close()

@@ -1,0 +1,1 @@
+"""Helpers shared by the test areas (import as `support.server`, ...)."""

@@ -1,0 +1,32 @@
+"""Small synthetic pictures with known structure, for tests of every area."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def gradient(height: int = 48, width: int = 64, alpha: bool = False) -> np.ndarray:
+    """A smooth colour ramp: no texture of its own, so any texture came from a style."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([x / max(width - 1, 1), y / max(height - 1, 1), np.full_like(x, 0.5)], -1)
+    if alpha:
+        return np.concatenate([rgb, np.ones_like(rgb[..., :1])], -1)
+    return rgb
+
+
+def stripes(size: int = 48, period: int = 6, colour=(1.0, 1.0, 1.0), vertical: bool = False) -> np.ndarray:
+    """Hard stripes of one colour on black: a strong, measurable texture."""
+    image = np.zeros((size, size, 3), np.float32)
+    on = (np.arange(size) % period) < period // 2
+    if vertical:
+        image[:, on] = colour
+    else:
+        image[on] = colour
+    return image
+
+
+def dots(size: int = 48, period: int = 8, colour=(1.0, 0.2, 0.1)) -> np.ndarray:
+    image = np.zeros((size, size, 3), np.float32)
+    image[period // 2 :: period, period // 2 :: period] = colour
+    image[period // 2 + 1 :: period, period // 2 :: period] = colour
+    return image
