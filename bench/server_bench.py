@@ -118,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
                 ("style cache", f"{cache['hits']} hits, {cache['misses']} misses, {cache['bytes'] / 1e6:.1f} MB")
             )
 
-            off = [run_job(client, request(args.size, args.iterations, 3))[0] for _ in range(args.repeats)]
-            on = [run_job(client, request(args.size, args.iterations, 3, preview_every=1)) for _ in range(args.repeats)]
+            off, on = [], []
+            for _ in range(args.repeats):  # alternated, so drift in machine load hits both alike
+                off.append(run_job(client, request(args.size, args.iterations, 3))[0])
+                on.append(run_job(client, request(args.size, args.iterations, 3, preview_every=1)))
             t_off, t_on = statistics.median(off), statistics.median(t for t, _ in on)
             rows.append(("previews off", f"{t_off:.3f} s"))
             rows.append(

@@ -29,7 +29,7 @@ from .losses import ContentLoss, StyleLoss, tv_loss
 from .masks import check_mask, composite, coverage, resize_mask
 from .memory import check_fits
 from .optimize import LossFn, optimise
-from .schedule import iterations_per_stage, ladder
+from .schedule import MIN_SIDE, iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers
 from .weights import load_features
@@ -124,7 +124,7 @@ class StyleTransfer:
             for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel):
                 step += 1
                 elapsed = time.perf_counter() - start
-                image = self._render(x, prep, size) if ticker.due(step, elapsed) else None
+                image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
                 yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image)
             if cancel.cancelled:
                 break
@@ -137,6 +137,20 @@ class StyleTransfer:
             steps=step,
             reason=cancel.reason if cancel.cancelled else "",
         )
+
+    def evaluate(self, job: Job, image: np.ndarray) -> dict[str, float]:
+        """The job's loss terms for a picture at the job's output size.
+
+        Lets two runs be compared on one scale, whatever precision or schedule made them
+        (bench/ compares the textbook single-scale run with the default schedule so).
+        """
+        prep = self._prepare(job)
+        x = resize(to_tensor(check_image(image, "the image")[..., :3], self.device), prep.out_size)
+        if prep.luminance_only:
+            x = color.luminance(x)
+        with torch.no_grad():
+            total, terms = self._stylize_objective(prep, prep.out_size, job)(x)
+        return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}
 
     def _prepare(self, job: Job) -> _Prepared:
         content = check_image(job.content, "the content image")
@@ -243,7 +257,7 @@ class StyleTransfer:
         for region in prep.regions:
             targets = []
             for style in region.styles:
-                style_size = fit_long_side(style.shape[-2], style.shape[-1], style_side)
+                style_size = _style_size(style.shape[-2], style.shape[-1], style_side, self.device)
                 style_now = resize(style, style_size)
                 targets.append(style_targets(
                     style_now, list(prep.style_layers),
@@ -319,7 +333,7 @@ class StyleTransfer:
             for iteration, losses in optimise(x, loss_fn, job.iterations, "adam", 0.03, cancel):
                 step += 1
                 elapsed = time.perf_counter() - start
-                image = self._render(x, prep, size) if ticker.due(step, elapsed) or step == steps else None
+                image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) or step == steps else None
                 yield Progress(number, len(stages), size, iteration, job.iterations, step, steps, losses, elapsed, image)
             if cancel.cancelled:
                 break
@@ -361,6 +375,17 @@ class _ImageTicker:
         if due:
             self.last = elapsed
         return due
+
+
+def _style_size(height: int, width: int, long_side: int, device: torch.device) -> tuple[int, int]:
+    """The style's size at this stage: scaled as asked, but never so small that the
+    deepest layer has no pixels (a thin strip of texture is still a valid style)."""
+    size = fit_long_side(height, width, long_side)
+    if min(size) < MIN_SIDE:
+        scale = MIN_SIDE / min(height, width)
+        size = (max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale)))
+    check_fits(*size, device)
+    return size
 
 
 def _layer_weights(layers: Sequence[str] | dict[str, float], what: str) -> dict[str, float]:

@@ -54,6 +54,7 @@ class ClientState:
     last_seen: float
     outbox: Outbox
     jobs: dict[str, JobEntry] = field(default_factory=dict)
+    logged: set[str] = field(default_factory=set)  # error codes already logged for this client
 
 
 class StyleServer:
@@ -242,10 +243,16 @@ class StyleServer:
             )
 
     def _reject(self, identity: bytes, exc: ProtocolError) -> None:
+        """Answer the sender; log the first of each kind per client, so a flood cannot fill the log."""
         self._counts["malformed" if exc.code not in ("too_large", "queue_full") else "rejected"] += 1
-        log.warning("client %s: %s: %s", _short(identity), exc.code, exc.message)
-        job_id = exc.job_id
         client = self._clients.get(identity)
+        first = client is None or exc.code not in client.logged
+        if client is not None:
+            client.logged.add(exc.code)
+        log.log(
+            logging.WARNING if first else logging.DEBUG, "client %s: %s: %s", _short(identity), exc.code, exc.message
+        )
+        job_id = exc.job_id
         if job_id is not None and client is not None and job_id in client.jobs:
             job_id = None  # an error about a resend must not end the job that is running
         self._send(identity, "reply", job_id, error_frames(exc.code, exc.message, job_id))
@@ -303,7 +310,7 @@ class StyleServer:
         )
         planned = self._positions()
         entry.position = planned[id(entry)]
-        self._send(identity, "reply", job_id, encode(ev.Accepted(job_id, entry.position)))
+        self._send(identity, "accepted", job_id, encode(ev.Accepted(job_id, entry.position)))
         self._dispatch()
 
     def _cancel(self, identity: bytes, client: ClientState, job_id: str) -> None:

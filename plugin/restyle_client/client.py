@@ -102,6 +102,8 @@ class Client:
         if request.job_id in self._jobs:
             raise RequestError(f"job {request.job_id} is already running", code="duplicate_job")
         self._send(Submit(request))
+        if not self._jobs:
+            self._last_heard = time.monotonic()  # the server's silence counts from now
         self._jobs.add(request.job_id)
         return request.job_id
 

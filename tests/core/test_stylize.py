@@ -184,6 +184,12 @@ def test_a_job_that_cannot_run_says_why(engine, change, message):
         list(engine.run(job))
 
 
+def test_a_thin_strip_of_texture_still_works_as_a_style(engine):
+    strip = stripes(64, period=4, vertical=True)[:12]
+    _, result = run(engine, style_job(strip, iterations=[2, 2]))
+    assert result.image.shape == gradient().shape
+
+
 def test_content_that_is_not_a_picture_is_refused(engine):
     with pytest.raises(JobError, match="empty"):
         list(engine.run(Job(content=np.zeros((0, 10, 3), np.float32), regions=[Region([StyleImage(stripes())])])))

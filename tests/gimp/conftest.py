@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import gimp_chroot
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -13,15 +13,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "plugin" / "gimp" / "restyle"
-CLIENT_DIR = REPO / "plugin" / "restyle_client"
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 DEFAULT_ROOT = "/var/cache/restyle/gimp-trixie"
 READY_STAMP = ".restyle-ready"
@@ -36,7 +36,7 @@ def chroot_root() -> Path:
     return Path(os.environ.get("RESTYLE_GIMP_CHROOT", DEFAULT_ROOT))
 
 
-def unavailable_reason() -> Optional[str]:
+def unavailable_reason() -> str | None:
     """Why GIMP cannot run here, or None when it can."""
     if os.geteuid() != 0:
         return "running GIMP in its chroot needs root"
@@ -50,15 +50,16 @@ def unavailable_reason() -> Optional[str]:
 
 def gimp_console(root: Path) -> str:
     """The newest gimp-console-3.x in the chroot (3.0 in trixie, 3.2 later)."""
-    found = sorted((root / "usr" / "bin").glob("gimp-console-3.*"),
-                   key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)])
+    found = sorted(
+        (root / "usr" / "bin").glob("gimp-console-3.*"), key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)]
+    )
     if not found:
         raise RuntimeError(f"no gimp-console-3.x in {root}/usr/bin")
     return found[-1].name
 
 
 def gimp_series(console: str) -> str:
-    """"3.0" for gimp-console-3.0: the user folder is named after major.minor."""
+    """ "3.0" for gimp-console-3.0: the user folder is named after major.minor."""
     return console.rsplit("-", 1)[1]
 
 
@@ -89,27 +90,45 @@ def gimp_workdir() -> Iterator[tuple[Path, str]]:
 
 
 def install_plugin(home: Path, series: str) -> Path:
-    """Lay the plug-in out exactly as install.py does for a user, in `home`."""
+    """Install the plug-in into `home`'s GIMP profile with install.py, as a user would."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "install.py"),
+            "--home",
+            str(home),
+            "--plugins-only",
+            "--no-krita",
+            "--no-python-check",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     target = home / ".config" / "GIMP" / series / "plug-ins" / "restyle"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PLUGIN_DIR, target, ignore=ignore)
-    shutil.copytree(CLIENT_DIR, target / "restyle_client", ignore=ignore)
-    (target / "restyle.py").chmod(0o755)
+    if done.returncode != 0 or not (target / "restyle.py").is_file():
+        raise RuntimeError(f"install.py did not install the GIMP plug-in into {target}:\n{done.stdout}")
     return target
 
 
 def _gimp_command(root: Path, home_inside: str, batch: str, timeout: int, extra_env: str = "") -> str:
     console = gimp_console(root)
-    return (f"chroot {q(root)} env -i HOME={q(home_inside)} PATH=/usr/bin:/bin LANG=C.UTF-8 "
-            f"{extra_env} timeout -k 5 {timeout} {console} -i --batch-interpreter python-fu-eval "
-            f"-b {q(batch)} --quit")
+    return (
+        f"chroot {q(root)} env -i HOME={q(home_inside)} PATH=/usr/bin:/bin LANG=C.UTF-8 "
+        f"{extra_env} timeout -k 5 {timeout} {console} -i --batch-interpreter python-fu-eval "
+        f"-b {q(batch)} --quit"
+    )
 
 
 def _in_private_mounts(root: Path, mounts: Sequence[str], command: str, timeout: int):
     script = " && ".join([f"mount -t proc proc {q(root / 'proc')}", *mounts, command])
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def profile_template() -> Path:
@@ -132,9 +151,16 @@ def profile_template() -> Path:
     return template
 
 
-def run_driver(host: Path, inside: str, driver: str, params: dict, *,
-               hide_packages: Sequence[str] = (), display: Optional[str] = None,
-               timeout: int = GIMP_TIMEOUT) -> GimpRun:
+def run_driver(
+    host: Path,
+    inside: str,
+    driver: str,
+    params: dict,
+    *,
+    hide_packages: Sequence[str] = (),
+    display: str | None = None,
+    timeout: int = GIMP_TIMEOUT,
+) -> GimpRun:
     """Run `drivers/<driver>` inside GIMP with `params` (as params.json beside it).
 
     GIMP's HOME is the work folder, with the plug-in installed in it.  The driver
@@ -150,15 +176,13 @@ def run_driver(host: Path, inside: str, driver: str, params: dict, *,
 
     empty = host / "empty"
     empty.mkdir()
-    mounts = [f"mount --bind {q(empty)} {q(root / PYTHON_PACKAGES / package)}"
-              for package in hide_packages]
+    mounts = [f"mount --bind {q(empty)} {q(root / PYTHON_PACKAGES / package)}" for package in hide_packages]
     extra_env = ""
     if display is not None:
         (root / "tmp" / ".X11-unix").mkdir(exist_ok=True)
         mounts.append(f"mount --bind /tmp/.X11-unix {q(root / 'tmp' / '.X11-unix')}")
         extra_env = f"DISPLAY={q(display)}"
-    bootstrap = (f"import sys; sys.path.insert(0, {inside!r}); "
-                 f"exec(open({inside + '/driver.py'!r}).read())")
+    bootstrap = f"import sys; sys.path.insert(0, {inside!r}); exec(open({inside + '/driver.py'!r}).read())"
     command = _gimp_command(root, inside + "/home", bootstrap, timeout, extra_env)
     try:
         done = _in_private_mounts(root, mounts, command, timeout + 30)

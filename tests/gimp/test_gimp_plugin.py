@@ -17,11 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+import gimp_chroot
 import numpy as np
 import pytest
 from PIL import Image
-
-import gimp_chroot
 from support.server import running_server
 
 pytestmark = pytest.mark.gimp
@@ -49,14 +48,35 @@ def style_image() -> Image.Image:
     return Image.fromarray(stripes, "RGB")
 
 
-def run_scenario(endpoint: str, arguments: dict, *, selection=SELECTION, export=False,
-                 hide_packages=(), while_running=None, display=None) -> dict:
+def run_scenario(
+    endpoint: str,
+    arguments: dict,
+    *,
+    selection=SELECTION,
+    export=False,
+    hide_packages=(),
+    while_running=None,
+    display=None,
+    image=None,
+) -> dict:
     with gimp_chroot.gimp_workdir() as (host, inside):
         content_image().save(host / CONTENT["path"])
         style_image().save(host / STYLE["path"])
-        params = {"image": list(CANVAS), "content": CONTENT, "style": STYLE,
-                  "selection": selection, "export": export, "interactive": display is not None,
-                  "arguments": {"endpoint": endpoint, **arguments}}
+        for name, data in (image or {}).pop("files", {}).items():
+            (host / name).write_bytes(data)
+        params = {
+            **(image or {}),
+            "image": list(CANVAS),
+            "content": CONTENT,
+            "style": STYLE,
+            "selection": selection,
+            "export": export,
+            "interactive": display is not None,
+            "arguments": {"endpoint": endpoint, **arguments},
+        }
+        for name, value in params["arguments"].items():  # files given to GIMP are under {work}
+            if isinstance(value, str):
+                params["arguments"][name] = value.replace("{work}", inside)
         params["arguments"].setdefault("style-layer", "@style")
         if params["arguments"]["style-layer"] is None:
             del params["arguments"]["style-layer"]
@@ -64,27 +84,33 @@ def run_scenario(endpoint: str, arguments: dict, *, selection=SELECTION, export=
         if while_running is not None:
             watcher = threading.Thread(target=while_running, daemon=True)
             watcher.start()
-        run = gimp_chroot.run_driver(host, inside, "run_once.py", params,
-                                     hide_packages=hide_packages, display=display)
+        run = gimp_chroot.run_driver(host, inside, "run_once.py", params, hide_packages=hide_packages, display=display)
         if watcher is not None:
             watcher.join(60)
         report = run.report()
         assert "driver_error" not in report, report["driver_error"] + run.output
         report["output"] = run.output
-        report["files"] = {p.name: p.read_bytes() for p in host.iterdir()
-                           if p.suffix in (".raw", ".png", ".xcf") and p.name not in
-                           (CONTENT["path"], STYLE["path"])}
+        report["files"] = {
+            p.name: p.read_bytes()
+            for p in host.iterdir()
+            if p.suffix in (".raw", ".png", ".xcf") and p.name not in (CONTENT["path"], STYLE["path"])
+        }
         return report
 
 
-def rgba(report: dict, name: str, size=CONTENT_SIZE) -> np.ndarray:
+def rgba(report: dict, name: str, size=CONTENT_SIZE, dtype=np.uint8) -> np.ndarray:
     data = report["files"][name]
-    return np.frombuffer(data, np.uint8).reshape(size[1], size[0], 4)
+    return np.frombuffer(data, dtype).reshape(size[1], size[0], 4)
+
+
+def names(report: dict) -> list[str]:
+    """The image's top-level layer names, top to bottom."""
+    return [item["name"] for item in report["layers"]]
 
 
 def layer(report: dict, name: str) -> dict:
-    found = [l for l in report["layers"] if l["name"] == name]
-    assert found, f"no layer {name!r} among {[l['name'] for l in report['layers']]}"
+    found = [item for item in report["layers"] if item["name"] == name]
+    assert found, f"no layer {name!r} among {names(report)}"
     return found[0]
 
 
@@ -107,11 +133,11 @@ def server(gimp_available) -> str:
 
 @pytest.fixture(scope="module")
 def selection_run(server) -> dict:
-    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 4,
-                                 "seed": 7}, export=True)
+    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 4, "seed": 7}, export=True)
 
 
 # --- the plain case: one style, the selection as mask ------------------------------------
+
 
 def test_restyle_is_registered_under_filters_artistic(selection_run):
     assert selection_run["run"]["menu_paths"] == ["<Image>/Filters/Artistic"]
@@ -121,7 +147,7 @@ def test_restyle_is_registered_under_filters_artistic(selection_run):
 def test_the_result_is_a_new_layer_above_the_content_named_after_the_style(selection_run):
     assert selection_run["run"]["status"] == "SUCCESS", selection_run["run"]["error"]
     # top to bottom: the new layer, the content, the (hidden) style layer
-    assert [l["name"] for l in selection_run["layers"]] == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    assert names(selection_run) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
     result, content = selection_run["layers"][0], layer(selection_run, "Photo")
     assert result["position"] == content["position"] - 1 and result["parent"] is None
 
@@ -152,37 +178,144 @@ def test_the_exported_png_shows_the_result_over_the_content(selection_run, tmp_p
     assert exported.shape == (CANVAS[1], CANVAS[0], 4)
     x, y = CONTENT["x"], CONTENT["y"]
     w, h = CONTENT_SIZE
-    assert np.array_equal(exported[y:y + h, x:x + w], rgba(selection_run, "result.raw"))
+    assert np.array_equal(exported[y : y + h, x : x + w], rgba(selection_run, "result.raw"))
     assert (exported[:y, :, 3] == 0).all(), "the hidden style layer must not show"
     assert selection_run["files"]["export.xcf"].startswith(b"gimp xcf")
 
 
+# --- several regions, masked by a saved selection and by a layer ---------------------------
+
+SAVED_SELECTION = [12, 30, 14, 10]  # image coordinates; a channel
+MASK_LAYER = [30, 20, 20, 20]  # image coordinates of a hidden, opaque white layer
+
+
+def rect_in_content(rect) -> np.ndarray:
+    w, h = CONTENT_SIZE
+    inside = np.zeros((h, w), bool)
+    x, y, rw, rh = rect
+    x1, y1 = max(x - CONTENT["x"], 0), max(y - CONTENT["y"], 0)
+    inside[y1 : max(y + rh - CONTENT["y"], 0), x1 : max(x + rw - CONTENT["x"], 0)] = True
+    return inside
+
+
+@pytest.fixture(scope="module")
+def regions_run(server) -> dict:
+    image = {
+        "channels": [{"name": "saved", "rect": SAVED_SELECTION}],
+        "mask_layers": [{"name": "brush mask", "rect": MASK_LAYER}],
+    }
+    return run_scenario(
+        server,
+        {
+            "mask-source": "drawable",
+            "mask-drawable": "@saved",
+            "style-layer-2": "@style",
+            "mask-2": "@brush mask",
+            "strength": 1.0,
+            "iterations": 3,
+        },
+        selection=None,
+        image=image,
+    )
+
+
+def test_each_region_is_restyled_only_inside_its_own_mask(regions_run):
+    assert regions_run["run"]["status"] == "SUCCESS", regions_run["run"]["error"]
+    before = rgba(regions_run, "content-before.raw")
+    result = rgba(regions_run, "result.raw")
+    first, second = rect_in_content(SAVED_SELECTION), rect_in_content(MASK_LAYER)
+    outside = ~(first | second)
+    assert np.array_equal(result[outside], before[outside])
+    for region in (first, second):
+        change = np.abs(result[region].astype(int) - before[region].astype(int))[:, :3].mean()
+        assert change > 5
+
+
+# --- high bit depth: 16-bit images go and come back without loss --------------------------
+
+
+def fine_16_bit_content() -> np.ndarray:
+    """RGB u16 values that no 8-bit round trip could keep (not multiples of 257)."""
+    w, h = CONTENT_SIZE
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 1301 + 7, yy * 1601 + 11, (xx * yy * 37) % 65000 + 3], axis=-1)
+    return rgb.astype("<u2")
+
+
+@pytest.fixture(scope="module")
+def sixteen_bit_run(server) -> dict:
+    image = {
+        "precision": "U16_NON_LINEAR",
+        "raw_format": "R'G'B'A u16",
+        "content_raw": "content16.raw",
+        "content_raw_format": "R'G'B' u16",
+        "files": {"content16.raw": fine_16_bit_content().tobytes()},
+    }
+    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 3}, image=image)
+
+
+def test_a_16_bit_image_keeps_its_precision_outside_the_selection(sixteen_bit_run):
+    assert sixteen_bit_run["run"]["status"] == "SUCCESS", sixteen_bit_run["run"]["error"]
+    assert sixteen_bit_run["precision"] == "u16-non-linear"
+    before = rgba(sixteen_bit_run, "content-before.raw", dtype="<u2")
+    assert np.array_equal(before[..., :3], fine_16_bit_content()), "the driver set the content"
+    result = rgba(sixteen_bit_run, "result.raw", dtype="<u2")
+    inside = selection_in_content()
+    assert np.array_equal(result[~inside], before[~inside])
+    change = np.abs(result[inside].astype(int) - before[inside].astype(int))[:, :3].mean()
+    assert change > 5 * 257
+    assert sixteen_bit_run["files"]["content-after.raw"] == sixteen_bit_run["files"]["content-before.raw"]
+
+
 # --- drawing mode: the frames are kept as layers in a group -----------------------------
+
 
 @pytest.fixture(scope="module")
 def drawing_run(server) -> dict:
-    return run_scenario(server, {"mode": "draw", "keep-frames": True, "iterations": 10,
-                                 "strength": 1.0}, selection=None)
+    return run_scenario(
+        server, {"mode": "draw", "keep-frames": True, "iterations": 10, "strength": 1.0}, selection=None
+    )
 
 
 def test_drawing_frames_are_kept_as_layers_in_a_group_below_the_result(drawing_run):
     assert drawing_run["run"]["status"] == "SUCCESS", drawing_run["run"]["error"]
-    names = [l["name"] for l in drawing_run["layers"]]
-    assert names == ["Blue Stripes (restyled)", "Blue Stripes (frames)", "Photo", "Blue Stripes"]
+    assert names(drawing_run) == ["Blue Stripes (restyled)", "Blue Stripes (frames)", "Photo", "Blue Stripes"]
     group = layer(drawing_run, "Blue Stripes (frames)")
     assert group["group"] and len(group["children"]) >= 2
-    assert [c["name"] for c in group["children"]] == [
-        f"frame {n}" for n in range(len(group["children"]), 0, -1)], "newest frame on top"
+    assert [c["name"] for c in group["children"]] == [f"frame {n}" for n in range(len(group["children"]), 0, -1)], (
+        "newest frame on top"
+    )
     for frame in group["children"]:
-        assert (frame["x"], frame["y"], frame["width"], frame["height"]) == (
-            CONTENT["x"], CONTENT["y"], *CONTENT_SIZE)
+        assert (frame["x"], frame["y"], frame["width"], frame["height"]) == (CONTENT["x"], CONTENT["y"], *CONTENT_SIZE)
 
 
 def test_drawing_leaves_the_content_layer_untouched(drawing_run):
     assert drawing_run["files"]["content-after.raw"] == drawing_run["files"]["content-before.raw"]
 
 
+# --- a server that only admits known keys ---------------------------------------------------
+
+
+def test_with_key_files_it_works_with_a_server_that_admits_only_known_keys(gimp_available, tmp_path):
+    from server.keys import load_client_keys, make_keys
+
+    make_keys(tmp_path, ["gimp"])
+    files = {
+        "server.key": (tmp_path / "server.key").read_bytes(),
+        "gimp.key_secret": (tmp_path / "clients" / "gimp.key_secret").read_bytes(),
+    }
+    keys = {"server-key-file": "{work}/server.key", "client-key-file": "{work}/gimp.key_secret"}
+    with running_server(keys=tmp_path, client_keys=load_client_keys(tmp_path, "gimp")) as endpoint:
+        report = run_scenario(endpoint, {"iterations": 2, **keys}, image={"files": files})
+        refused = run_scenario(endpoint, {"iterations": 2}, selection=None)
+    assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
+    assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    assert refused["run"]["status"] == "EXECUTION_ERROR"
+    assert "No Restyle server answers" in refused["run"]["error"]
+
+
 # --- what the user is told when it cannot work -------------------------------------------
+
 
 def test_without_pyzmq_and_msgpack_the_user_is_told_what_to_install(gimp_available):
     report = run_scenario("tcp://127.0.0.1:9", {}, hide_packages=("zmq", "msgpack"))
@@ -190,7 +323,7 @@ def test_without_pyzmq_and_msgpack_the_user_is_told_what_to_install(gimp_availab
     message = report["run"]["error"]
     assert "pyzmq" in message and "msgpack" in message and "pip install" in message
     assert "Traceback" not in report["output"]
-    assert [l["name"] for l in report["layers"]] == ["Photo", "Blue Stripes"]
+    assert names(report) == ["Photo", "Blue Stripes"]
 
 
 def test_without_a_server_the_user_is_told_where_it_looked(gimp_available):
@@ -202,10 +335,11 @@ def test_without_a_server_the_user_is_told_where_it_looked(gimp_available):
     report = run_scenario(endpoint, {})
     assert report["run"]["status"] == "EXECUTION_ERROR"
     assert f"No Restyle server answers at {endpoint}" in report["run"]["error"]
-    assert [l["name"] for l in report["layers"]] == ["Photo", "Blue Stripes"]
+    assert names(report) == ["Photo", "Blue Stripes"]
 
 
 # --- GIMP's Cancel ------------------------------------------------------------------------
+
 
 def _plugin_pids() -> list[int]:
     pids = []
@@ -244,12 +378,12 @@ def test_cancelling_in_gimp_stops_the_job_on_the_server(server):
             for pid in _wait_for(_plugin_pids, "the plug-in process"):
                 os.kill(pid, signal.SIGKILL)
             seen["killed"] = True
-            report = _wait_for(
-                lambda: (s := observer.status())["running"] is None and s, "the job to stop")
+            report = _wait_for(lambda: (s := observer.status())["running"] is None and s, "the job to stop")
             seen["clients_lost"] = report["jobs"]["clients_lost"] - lost_before
 
-    report = run_scenario(server, {"iterations": 5000, "mask-source": "none"}, selection=None,
-                          while_running=cancel_like_gimp)
+    report = run_scenario(
+        server, {"iterations": 5000, "mask-source": "none"}, selection=None, while_running=cancel_like_gimp
+    )
     assert seen.get("killed"), "the job never started"
     assert seen["clients_lost"] == 1
     assert report["run"]["status"] != "SUCCESS"
@@ -257,6 +391,7 @@ def test_cancelling_in_gimp_stops_the_job_on_the_server(server):
 
 
 # --- the dialog -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def x_display():
@@ -267,9 +402,12 @@ def x_display():
             pytest.fail(f"{' and '.join(missing)} missing (tests/gimp/setup.sh installs them)")
         pytest.skip(f"{' and '.join(missing)} missing")
     read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp"], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as pipe:
         display = ":" + pipe.readline().strip()
@@ -284,20 +422,35 @@ def _press_ok_in_dialog(display: str, seen: dict):
     env = {**os.environ, "DISPLAY": display}
 
     def dialog():
-        found = subprocess.run(["xdotool", "search", "--name", "^Restyle$"], env=env,
-                               capture_output=True, text=True).stdout.split()
+        found = subprocess.run(
+            ["xdotool", "search", "--name", "^Restyle$"], env=env, capture_output=True, text=True
+        ).stdout.split()
         return found[0] if found else None
 
     window = _wait_for(dialog, "the Restyle dialog")
     seen["dialog"] = True
-    subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
-    subprocess.run(["xdotool", "key", "alt+o"], env=env, check=True)  # its _OK button
+    # A key pressed while the dialog is still being laid out can be lost: press until it
+    # closes.
+    for _attempt in range(30):
+        subprocess.run(
+            ["xdotool", "windowfocus", "--sync", window], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        subprocess.run(["xdotool", "key", "alt+o"], env=env, check=True)  # its _OK button
+        for _ in range(20):
+            if dialog() is None:
+                seen["confirmed"] = True
+                return
+            time.sleep(0.1)
 
 
 def test_from_the_menu_the_dialog_offers_another_layer_as_style_and_runs_on_ok(server, x_display):
     seen: dict = {}
-    report = run_scenario(server, {"style-layer": None, "iterations": 2}, display=x_display,
-                          while_running=lambda: _press_ok_in_dialog(x_display, seen))
-    assert seen.get("dialog")
+    report = run_scenario(
+        server,
+        {"style-layer": None, "iterations": 2},
+        display=x_display,
+        while_running=lambda: _press_ok_in_dialog(x_display, seen),
+    )
+    assert seen.get("dialog") and seen.get("confirmed")
     assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
-    assert [l["name"] for l in report["layers"]] == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]

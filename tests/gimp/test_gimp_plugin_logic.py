@@ -9,35 +9,43 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 import gimp_chroot
+import pytest
 
 sys.path.insert(0, str(gimp_chroot.PLUGIN_DIR))
 
 from restyle_client import request as wire  # noqa: E402
 from restyle_gimp_args import ARGUMENTS, DEFAULT_ENDPOINT, DIALOG_EXPANDERS, DIALOG_FRAMES  # noqa: E402
 from restyle_gimp_job import (  # noqa: E402
-    PluginError, build_request, frames_group_name, parse_settings, progress_fraction,
-    progress_text, queue_text, result_layer_name, style_of,
+    PluginError,
+    build_request,
+    frames_group_name,
+    parse_settings,
+    progress_fraction,
+    progress_text,
+    queue_text,
+    result_layer_name,
+    style_of,
 )
 from restyle_gimp_pixels import (  # noqa: E402
-    Rect, babl_format, colour_pixels, grey_alpha_to_mask, place_mask, sample_for_precision,
+    Rect,
+    babl_format,
+    colour_pixels,
+    grey_alpha_to_mask,
+    place_mask,
+    sample_for_precision,
 )
 from support.server import noise_pixels, running_server_thread  # noqa: E402
 
-
 # --- pixels and masks -----------------------------------------------------------------
+
 
 def test_a_selection_partly_outside_an_offset_layer_is_cropped_to_the_layer():
     layer = Rect(12, 8, 6, 4)  # image coordinates of the content layer
     selection_read = Rect(10, 9, 4, 2)  # read from the selection in image coordinates
     mask = place_mask(bytes([255] * 8), selection_read, layer)
-    rows = [list(mask[r * 6:(r + 1) * 6]) for r in range(4)]
-    assert rows == [[0] * 6,
-                    [255, 255, 0, 0, 0, 0],
-                    [255, 255, 0, 0, 0, 0],
-                    [0] * 6]
+    rows = [list(mask[r * 6 : (r + 1) * 6]) for r in range(4)]
+    assert rows == [[0] * 6, [255, 255, 0, 0, 0, 0], [255, 255, 0, 0, 0, 0], [0] * 6]
 
 
 def test_a_mask_keeps_its_values_where_it_overlaps_the_layer():
@@ -55,11 +63,18 @@ def test_rectangles_intersect_to_an_empty_rectangle_when_apart():
     assert Rect(0, 0, 10, 10).intersect(Rect(5, -5, 10, 10)) == Rect(5, 0, 5, 5)
 
 
-@pytest.mark.parametrize("nick, sample", [
-    ("u8-non-linear", "u8"), ("u8-linear", "u8"), ("u16-perceptual", "u16"),
-    ("u32-linear", "f32"), ("half-non-linear", "f32"), ("float-linear", "f32"),
-    ("double-perceptual", "f32"),
-])
+@pytest.mark.parametrize(
+    "nick, sample",
+    [
+        ("u8-non-linear", "u8"),
+        ("u8-linear", "u8"),
+        ("u16-perceptual", "u16"),
+        ("u32-linear", "f32"),
+        ("half-non-linear", "f32"),
+        ("float-linear", "f32"),
+        ("double-perceptual", "f32"),
+    ],
+)
 def test_each_image_precision_is_sent_without_loss(nick, sample):
     assert sample_for_precision(nick) == sample
 
@@ -81,6 +96,7 @@ def test_a_layer_used_as_mask_counts_its_grey_times_its_alpha():
 
 
 # --- arguments ------------------------------------------------------------------------
+
 
 def test_the_dialogs_choices_are_the_ones_the_server_takes():
     choices = {a.name: [c for c, _ in a.choices] for a in ARGUMENTS if a.kind == "choice"}
@@ -112,11 +128,43 @@ def test_misspelt_choices_and_endpoints_are_explained():
         parse_settings({"preserve-colors": "lumi"})
     with pytest.raises(PluginError, match="should look like tcp://"):
         parse_settings({"endpoint": "localhost:7865"})
-    with pytest.raises(PluginError, match="40-character public key"):
-        parse_settings({"server-key": "abc"})
+    with pytest.raises(PluginError, match="needs both key files"):
+        parse_settings({"server-key-file": "/keys/server.key"})
+
+
+def test_key_files_from_restyle_keys_give_the_clients_curve_keys(tmp_path):
+    from restyle_gimp_keys import load_keys
+
+    from server.keys import load_client_keys, make_keys
+
+    make_keys(tmp_path, ["gimp"])
+    settings = parse_settings(
+        {
+            "server-key-file": str(tmp_path / "server.key"),
+            "client-key-file": str(tmp_path / "clients" / "gimp.key_secret"),
+        }
+    )
+    assert load_keys(settings) == load_client_keys(tmp_path, "gimp")
+    assert load_keys(parse_settings({})) is None
+
+
+def test_a_public_key_where_the_secret_one_belongs_is_named(tmp_path):
+    from restyle_gimp_keys import load_keys
+
+    from server.keys import make_keys
+
+    make_keys(tmp_path, ["gimp"])
+    public_only = str(tmp_path / "clients" / "gimp.key")
+    settings = parse_settings({"server-key-file": str(tmp_path / "server.key"), "client-key-file": public_only})
+    with pytest.raises(PluginError, match="holds only a public key"):
+        load_keys(settings)
+    missing = parse_settings({"server-key-file": str(tmp_path / "nope.key"), "client-key-file": public_only})
+    with pytest.raises(PluginError, match="Cannot read the server's public key from .*nope.key"):
+        load_keys(missing)
 
 
 # --- requests -------------------------------------------------------------------------
+
 
 def _region(mask: bytes | None = None, size=(8, 6)):
     pixels = wire.Pixels(size[0], size[1], 1, "u8", mask) if mask is not None else None
@@ -143,15 +191,28 @@ def test_kept_frames_are_asked_for_at_the_layers_size_only_in_draw_mode():
 
 
 def test_the_request_carries_the_users_settings():
-    values = {"strength": 0.8, "style-scale": 2.0, "size": 256, "preserve-colors": "luminance",
-              "seed": 42, "iterations": 7}
+    values = {
+        "strength": 0.8,
+        "style-scale": 2.0,
+        "size": 256,
+        "preserve-colors": "luminance",
+        "seed": 42,
+        "iterations": 7,
+    }
     request = build_request(noise_pixels(8, 6), [_region()], parse_settings(values))
     o = request.options
     assert (o.strength, o.style_scale, o.size, o.preserve_colors, o.seed, o.iterations) == (
-        0.8, 2.0, 256, "luminance", 42, 7)
+        0.8,
+        2.0,
+        256,
+        "luminance",
+        42,
+        7,
+    )
 
 
 # --- words the user sees --------------------------------------------------------------
+
 
 def test_new_layers_are_named_after_the_styles():
     assert result_layer_name(["Stripes"]) == "Stripes (restyled)"
@@ -168,10 +229,16 @@ def test_progress_reads_as_stages_iterations_and_time_left():
 
 def test_a_python_without_pyzmq_and_msgpack_gets_named_install_steps(tmp_path):
     """-I -S: a real interpreter without site-packages, like GIMP's bundled Python."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import restyle_gimp_deps as d; "
-            "m = d.missing_packages(); print(m); print(d.install_hint(m, 'gimp-python'))")
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(gimp_chroot.PLUGIN_DIR)],
-                         capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import restyle_gimp_deps as d; "
+        "m = d.missing_packages(); print(m); print(d.install_hint(m, 'gimp-python'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(gimp_chroot.PLUGIN_DIR)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.startswith("['pyzmq', 'msgpack']")
     assert "gimp-python -m pip install --user pyzmq msgpack" in out
     assert "python3-zmq python3-msgpack" in out
@@ -184,6 +251,7 @@ def test_a_python_with_both_packages_is_not_told_anything():
 
 
 # --- the conversation with a real server ----------------------------------------------
+
 
 class RecordingSink:
     def __init__(self):

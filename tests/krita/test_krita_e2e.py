@@ -280,4 +280,4 @@ def test_regions_pair_masks_with_their_own_styles(krita_run):
     assert "Mask \u201cSelection Mask\u201d" in regions["mask_choices"]
     assert regions["status"].startswith("Done"), regions["status"]
     names = [layer["name"] for layer in regions["layers"]]
-    assert names.index("Stripes + Sky mask (restyled)") == names.index("Photo") + 1, names
+    assert names.index("Stripes + Dots (restyled)") == names.index("Photo") + 1, names

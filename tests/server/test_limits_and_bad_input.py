@@ -177,11 +177,15 @@ def test_malformed_input_gets_an_error_reply_is_logged_once_and_the_server_goes_
         peer.close()
 
 
-def test_a_storm_of_malformed_messages_leaves_a_concurrent_job_unharmed(server, good_job):
+def test_a_storm_of_malformed_messages_leaves_a_concurrent_job_unharmed_and_the_log_short(server, good_job, caplog):
     peer = RawPeer(server.endpoint)
     try:
-        for frames, code in MALFORMED.values():
-            reply = peer.ask(frames)
-            assert isinstance(reply, ev.Error) and reply.code == code
+        with caplog.at_level(logging.WARNING, logger="restyle.server"):
+            for _ in range(3):
+                for frames, code in MALFORMED.values():
+                    reply = peer.ask(frames)
+                    assert isinstance(reply, ev.Error) and reply.code == code
     finally:
         peer.close()
+    codes = {code for _, code in MALFORMED.values()}
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == len(codes)

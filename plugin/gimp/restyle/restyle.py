@@ -16,11 +16,17 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import GLib, GObject, Gegl, Gimp  # noqa: E402
-
+from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from restyle_gimp_args import (  # noqa: E402
-    ARGUMENTS, DIALOG_EXPANDERS, DIALOG_FRAMES, EXTRA_MASK_ARGUMENTS, MENU_LABEL, MENU_PATH,
-    PROCEDURE_NAME, STYLE_ARGUMENTS, VALUE_ARGUMENTS,
+    ARGUMENTS,
+    DIALOG_EXPANDERS,
+    DIALOG_FRAMES,
+    EXTRA_MASK_ARGUMENTS,
+    MENU_LABEL,
+    MENU_PATH,
+    PROCEDURE_NAME,
+    STYLE_ARGUMENTS,
+    VALUE_ARGUMENTS,
 )
 from restyle_gimp_deps import install_hint, missing_packages  # noqa: E402
 
@@ -28,6 +34,7 @@ _RW = GObject.ParamFlags.READWRITE
 
 
 # ---- registration ---------------------------------------------------------------
+
 
 def _add_argument(procedure, arg) -> None:
     if arg.kind == "layer":
@@ -40,11 +47,9 @@ def _add_argument(procedure, arg) -> None:
             choice.add(value, number, label, "")
         procedure.add_choice_argument(arg.name, arg.nick, arg.blurb, choice, arg.default, _RW)
     elif arg.kind == "double":
-        procedure.add_double_argument(arg.name, arg.nick, arg.blurb, arg.minimum, arg.maximum,
-                                      arg.default, _RW)
+        procedure.add_double_argument(arg.name, arg.nick, arg.blurb, arg.minimum, arg.maximum, arg.default, _RW)
     elif arg.kind == "int":
-        procedure.add_int_argument(arg.name, arg.nick, arg.blurb, int(arg.minimum),
-                                   int(arg.maximum), arg.default, _RW)
+        procedure.add_int_argument(arg.name, arg.nick, arg.blurb, int(arg.minimum), int(arg.maximum), arg.default, _RW)
     elif arg.kind == "boolean":
         procedure.add_boolean_argument(arg.name, arg.nick, arg.blurb, arg.default, _RW)
     elif arg.kind == "string":
@@ -71,7 +76,8 @@ class Restyle(Gimp.PlugIn):
             "Neural style transfer by a Restyle server (run `restyle serve`). The result is a "
             "new layer above the content layer, named after the style; the content layer is "
             "left as it is. The selection, or a chosen layer or channel, limits the change.",
-            name)
+            name,
+        )
         procedure.set_attribution("Restyle", "Restyle contributors", "2026")
         for arg in ARGUMENTS:
             _add_argument(procedure, arg)
@@ -80,9 +86,9 @@ class Restyle(Gimp.PlugIn):
 
 # ---- running ----------------------------------------------------------------------
 
+
 def _fail(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
-    return procedure.new_return_values(
-        status, GLib.Error.new_literal(Gimp.PlugIn.error_quark(), message, 0))
+    return procedure.new_return_values(status, GLib.Error.new_literal(Gimp.PlugIn.error_quark(), message, 0))
 
 
 def _run(procedure, run_mode, image, drawables, config, run_data):
@@ -94,10 +100,12 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
     if missing:
         return _fail(procedure, install_hint(missing))
     if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
-        return _fail(procedure, "Select exactly one layer to restyle (not a mask or channel)",
-                     Gimp.PDBStatusType.CALLING_ERROR)
+        return _fail(
+            procedure, "Select exactly one layer to restyle (not a mask or channel)", Gimp.PDBStatusType.CALLING_ERROR
+        )
     from restyle_client.request import RequestError
     from restyle_gimp_job import PluginError
+
     try:
         status = _restyle(image, drawables[0], config)
     except (PluginError, RequestError) as exc:
@@ -143,10 +151,15 @@ def _dialog(procedure, config) -> bool:
 def _restyle(image, content, config):
     from restyle_client.client import Client, ServerUnavailable
     from restyle_client.request import Region
-
     from restyle_gimp_job import (
-        PluginError, build_request, frames_group_name, parse_settings, result_layer_name, style_of,
+        PluginError,
+        build_request,
+        frames_group_name,
+        parse_settings,
+        result_layer_name,
+        style_of,
     )
+    from restyle_gimp_keys import load_keys
     from restyle_gimp_pixels import Rect, sample_for_precision
     from restyle_gimp_session import run_job
 
@@ -156,7 +169,7 @@ def _restyle(image, content, config):
     area = Rect(x, y, content.get_width(), content.get_height())
 
     regions, style_names = [], []
-    for number, (style_arg, mask_arg) in enumerate(zip(STYLE_ARGUMENTS, EXTRA_MASK_ARGUMENTS)):
+    for number, (style_arg, mask_arg) in enumerate(zip(STYLE_ARGUMENTS, EXTRA_MASK_ARGUMENTS, strict=True)):
         style_layer = config.get_property(style_arg)
         if style_layer is None:
             if number == 0:
@@ -172,15 +185,22 @@ def _restyle(image, content, config):
         style_names.append(name)
 
     request = build_request(_read_colour(content, sample), regions, settings)
-    client = Client(settings.endpoint, server_public_key=settings.server_key)
-    changes = _Changes(image, content, result_layer_name(style_names),
-                       frames_group_name(style_names))
+    keys = load_keys(settings)
+    client = Client(
+        settings.endpoint,
+        server_public_key=keys[0] if keys else None,
+        client_keys=keys[1] if keys else None,
+    )
+    changes = _Changes(image, content, result_layer_name(style_names), frames_group_name(style_names))
     try:
         try:
             client.hello(timeout=5.0)
         except ServerUnavailable:
-            raise PluginError(f"No Restyle server answers at {settings.endpoint}. Start one with "
-                              "`restyle serve`, or set the server in the Restyle dialog.") from None
+            refused = " (or it does not accept your key files)" if keys else ""
+            raise PluginError(
+                f"No Restyle server answers at {settings.endpoint}{refused}. Start one with "
+                "`restyle serve`, or set the server in the Restyle dialog."
+            ) from None
         Gimp.progress_init("Restyle")
         outcome = run_job(client, request, changes, keep_frames=settings.keep_frames)
         changes.result(outcome.result, outcome.cancelled)
@@ -193,14 +213,15 @@ def _restyle(image, content, config):
 
 # ---- pixels in --------------------------------------------------------------------
 
+
 def _read_colour(drawable, sample):
     from restyle_gimp_pixels import babl_format, colour_pixels
 
     width, height = drawable.get_width(), drawable.get_height()
     has_alpha = drawable.has_alpha()
-    data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0,
-                                     babl_format(4 if has_alpha else 3, sample),
-                                     Gegl.AbyssPolicy.CLAMP)
+    data = drawable.get_buffer().get(
+        Gegl.Rectangle.new(0, 0, width, height), 1.0, babl_format(4 if has_alpha else 3, sample), Gegl.AbyssPolicy.CLAMP
+    )
     return colour_pixels(width, height, has_alpha, sample, bytes(data))
 
 
@@ -222,9 +243,11 @@ def _selection_mask(image, area):
     read = area.intersect(Rect(0, 0, image.get_width(), image.get_height()))
     data = b""
     if not read.empty:
-        data = bytes(image.get_selection().get_buffer().get(
-            Gegl.Rectangle.new(read.x, read.y, read.width, read.height), 1.0, MASK_FORMAT,
-            Gegl.AbyssPolicy.NONE))
+        data = bytes(
+            image.get_selection()
+            .get_buffer()
+            .get(Gegl.Rectangle.new(read.x, read.y, read.width, read.height), 1.0, MASK_FORMAT, Gegl.AbyssPolicy.NONE)
+        )
     else:
         read = Rect(area.x, area.y, 0, 0)
     return mask_pixels(place_mask(data, read, area), area)
@@ -232,7 +255,12 @@ def _selection_mask(image, area):
 
 def _drawable_mask(drawable, area):
     from restyle_gimp_pixels import (
-        LAYER_AS_MASK_FORMAT, MASK_FORMAT, Rect, grey_alpha_to_mask, mask_pixels, place_mask,
+        LAYER_AS_MASK_FORMAT,
+        MASK_FORMAT,
+        Rect,
+        grey_alpha_to_mask,
+        mask_pixels,
+        place_mask,
     )
 
     _ok, x, y = drawable.get_offsets()
@@ -242,14 +270,20 @@ def _drawable_mask(drawable, area):
         read = Rect(area.x, area.y, 0, 0)
     else:
         is_channel = isinstance(drawable, Gimp.Channel)
-        raw = bytes(drawable.get_buffer().get(
-            Gegl.Rectangle.new(read.x - x, read.y - y, read.width, read.height), 1.0,
-            MASK_FORMAT if is_channel else LAYER_AS_MASK_FORMAT, Gegl.AbyssPolicy.NONE))
+        raw = bytes(
+            drawable.get_buffer().get(
+                Gegl.Rectangle.new(read.x - x, read.y - y, read.width, read.height),
+                1.0,
+                MASK_FORMAT if is_channel else LAYER_AS_MASK_FORMAT,
+                Gegl.AbyssPolicy.NONE,
+            )
+        )
         data = raw if is_channel else grey_alpha_to_mask(raw)
     return mask_pixels(place_mask(data, read, area), area)
 
 
 # ---- layers out -------------------------------------------------------------------
+
 
 class _Changes:
     """Everything the job adds to the image: one undo group, begun at the first change.
@@ -275,11 +309,9 @@ class _Changes:
         if self.group is None:
             self._begin()
             self.group = Gimp.GroupLayer.new(self.image, self.group_name)
-            self.image.insert_layer(self.group, self.content.get_parent(),
-                                    self.image.get_item_position(self.content))
+            self.image.insert_layer(self.group, self.content.get_parent(), self.image.get_item_position(self.content))
         layer = self._layer(frame_layer_name(index), pixels, self.group, 0)
-        if (layer.get_width(), layer.get_height()) != (self.content.get_width(),
-                                                       self.content.get_height()):
+        if (layer.get_width(), layer.get_height()) != (self.content.get_width(), self.content.get_height()):
             layer.scale(self.content.get_width(), self.content.get_height(), False)
             _ok, x, y = self.content.get_offsets()
             layer.set_offsets(x, y)
@@ -304,14 +336,18 @@ class _Changes:
     def _layer(self, name, pixels, parent, position):
         from restyle_gimp_pixels import babl_format
 
-        layer = Gimp.Layer.new(self.image, name, pixels.width, pixels.height,
-                               Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+        layer = Gimp.Layer.new(
+            self.image, name, pixels.width, pixels.height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL
+        )
         self.image.insert_layer(layer, parent, position)
         _ok, x, y = self.content.get_offsets()
         layer.set_offsets(x, y)
         buffer = layer.get_buffer()
-        buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height),
-                   babl_format(pixels.channels, pixels.sample), pixels.data)
+        buffer.set(
+            Gegl.Rectangle.new(0, 0, pixels.width, pixels.height),
+            babl_format(pixels.channels, pixels.sample),
+            pixels.data,
+        )
         buffer.flush()
         layer.update(0, 0, pixels.width, pixels.height)
         return layer

@@ -8,7 +8,7 @@ register even where GIMP's Python lacks pyzmq, so that it can say so when run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 try:
     from restyle_client import DEFAULT_ENDPOINT
@@ -27,42 +27,88 @@ class Arg:
     nick: str
     blurb: str
     default: Any = None
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
+    minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[tuple[str, str], ...] = ()  # (value, label)
 
 
 ARGUMENTS: tuple[Arg, ...] = (
     Arg("style-layer", "layer", "Style la_yer", "The layer whose look is painted onto the content"),
-    Arg("mask-source", "choice", "Restyle _where", "Where the style applies", "selection",
-        choices=(("none", "Whole layer"), ("selection", "Selection (whole layer if none)"),
-                 ("drawable", "The mask layer or channel below"))),
-    Arg("mask-drawable", "drawable", "Mask layer or chan_nel",
-        "Used when 'Restyle where' is the mask layer or channel: a channel's value, or a layer's grey times its alpha"),
+    Arg(
+        "mask-source",
+        "choice",
+        "Restyle _where",
+        "Where the style applies",
+        "selection",
+        choices=(
+            ("none", "Whole layer"),
+            ("selection", "Selection (whole layer if none)"),
+            ("drawable", "The mask layer or channel below"),
+        ),
+    ),
+    Arg(
+        "mask-drawable",
+        "drawable",
+        "Mask layer or chan_nel",
+        "Used when 'Restyle where' is the mask layer or channel: a channel's value, or a layer's grey times its alpha",
+    ),
     Arg("style-layer-2", "layer", "Style layer _2", "Optional: a style for a second region"),
-    Arg("mask-2", "drawable", "_Area of style 2",
-        "Layer or channel (save a selection to a channel); none means the whole layer"),
+    Arg(
+        "mask-2",
+        "drawable",
+        "_Area of style 2",
+        "Layer or channel (save a selection to a channel); none means the whole layer",
+    ),
     Arg("style-layer-3", "layer", "Style layer _3", "Optional: a style for a third region"),
-    Arg("mask-3", "drawable", "Area o_f style 3",
-        "Layer or channel; none means the whole layer"),
-    Arg("strength", "double", "S_trength", "How strongly the style takes over (0 keeps the content)",
-        0.5, 0.0, 1.0),
-    Arg("style-scale", "double", "Styl_e scale", "Size of the style's brush strokes and patterns",
-        1.0, 0.1, 8.0),
-    Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size",
-        0, 0, 16384),
-    Arg("preserve-colors", "choice", "_Preserve colours", "Keep the content's colours",
-        "none", choices=(("none", "No"), ("luminance", "Luminance only"),
-                         ("stats", "Colour statistics"), ("histogram", "Colour histogram"))),
+    Arg("mask-3", "drawable", "Area o_f style 3", "Layer or channel; none means the whole layer"),
+    Arg("strength", "double", "S_trength", "How strongly the style takes over (0 keeps the content)", 0.5, 0.0, 1.0),
+    Arg("style-scale", "double", "Styl_e scale", "Size of the style's brush strokes and patterns", 1.0, 0.1, 8.0),
+    Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size", 0, 0, 16384),
+    Arg(
+        "preserve-colors",
+        "choice",
+        "_Preserve colours",
+        "Keep the content's colours",
+        "none",
+        choices=(
+            ("none", "No"),
+            ("luminance", "Luminance only"),
+            ("stats", "Colour statistics"),
+            ("histogram", "Colour histogram"),
+        ),
+    ),
     Arg("seed", "int", "See_d", "Same seed and settings give the same picture", 0, 0, 2**31 - 1),
     Arg("iterations", "int", "Iterations per sta_ge", "Per stage; 0 uses the server's default", 0, 0, 10000),
-    Arg("mode", "choice", "_Mode", "Stylize the layer, or draw it from a blank canvas", "stylize",
-        choices=(("stylize", "Stylize"), ("draw", "Draw (shows its strokes)"))),
-    Arg("keep-frames", "boolean", "_Keep drawing frames",
-        "In Draw mode, keep the progress frames as layers in a layer group", False),
+    Arg(
+        "mode",
+        "choice",
+        "_Mode",
+        "Stylize the layer, or draw it from a blank canvas",
+        "stylize",
+        choices=(("stylize", "Stylize"), ("draw", "Draw (shows its strokes)")),
+    ),
+    Arg(
+        "keep-frames",
+        "boolean",
+        "_Keep drawing frames",
+        "In Draw mode, keep the progress frames as layers in a layer group",
+        False,
+    ),
     Arg("endpoint", "string", "Ser_ver", "ZeroMQ endpoint of the Restyle server", DEFAULT_ENDPOINT),
-    Arg("server-key", "string", "Server's p_ublic key",
-        "The server's public key (CurveZMQ), when it requires encryption; empty otherwise", ""),
+    Arg(
+        "server-key-file",
+        "string",
+        "Server's p_ublic key file",
+        "For a server started with --keys: its server.key file (from `restyle keys`); empty otherwise",
+        "",
+    ),
+    Arg(
+        "client-key-file",
+        "string",
+        "Your secret key file (Curve_ZMQ)",
+        "For a server started with --keys: your clients/NAME.key_secret file; empty otherwise",
+        "",
+    ),
 )
 
 # The dialog's frames: (id, title, arguments); an expander for what few people change.
@@ -74,7 +120,7 @@ DIALOG_FRAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mode-box", "Mode", ("mode", "keep-frames", "iterations")),
 )
 DIALOG_EXPANDERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("server", "Server", ("endpoint", "server-key")),
+    ("server", "Server", ("endpoint", "server-key-file", "client-key-file")),
 )
 
 STYLE_ARGUMENTS = ("style-layer", "style-layer-2", "style-layer-3")

@@ -40,6 +40,5 @@ def install_hint(missing: list[str], python: str = sys.executable) -> str:
         f"Install {'them' if len(missing) > 1 else 'it'} with:\n"
         f"    {python} -m pip install --user {packages}\n"
         "or re-run Restyle's install.py, which installs them for GIMP.\n"
-        "On Debian or Ubuntu: sudo apt install "
-        + " ".join(f"python3-{p.removeprefix('py')}" for p in missing)
+        "On Debian or Ubuntu: sudo apt install " + " ".join(f"python3-{p.removeprefix('py')}" for p in missing)
     )

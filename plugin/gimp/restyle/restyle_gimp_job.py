@@ -8,11 +8,11 @@ the same argument names, so the checks here are the only ones either path gets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from restyle_client.request import Options, Pixels, Region, Request, Style
-
 from restyle_gimp_args import ARGUMENTS, DEFAULT_ENDPOINT
 
 _ARGS = {a.name: a for a in ARGUMENTS}
@@ -27,14 +27,15 @@ class Settings:
     mask_source: str = "selection"
     strength: float = 0.5
     style_scale: float = 1.0
-    size: Optional[int] = None
+    size: int | None = None
     preserve_colors: str = "none"
     seed: int = 0
-    iterations: Optional[int] = None
+    iterations: int | None = None
     mode: str = "stylize"
     keep_frames: bool = False
     endpoint: str = DEFAULT_ENDPOINT
-    server_key: Optional[bytes] = None
+    server_key_file: str = ""
+    client_key_file: str = ""
 
 
 def _choice(values: Mapping[str, Any], name: str) -> str:
@@ -51,10 +52,12 @@ def parse_settings(values: Mapping[str, Any]) -> Settings:
     endpoint = str(values.get("endpoint") or "").strip() or DEFAULT_ENDPOINT
     if "://" not in endpoint:
         raise PluginError(f"The server endpoint {endpoint!r} should look like {DEFAULT_ENDPOINT}")
-    key_text = str(values.get("server-key") or "").strip()
-    if key_text and len(key_text) != 40:
-        raise PluginError("The server key is the server's 40-character public key (Z85 text), "
-                          f"as printed by `restyle serve`; got {len(key_text)} characters")
+    key_files = [str(values.get(name) or "").strip() for name in ("server-key-file", "client-key-file")]
+    if any(key_files) and not all(key_files):
+        raise PluginError(
+            "A server started with --keys needs both key files: the server's public key "
+            "(server.key) and your secret key (clients/NAME.key_secret)"
+        )
     size = int(values.get("size") or 0)
     iterations = int(values.get("iterations") or 0)
     return Settings(
@@ -68,7 +71,8 @@ def parse_settings(values: Mapping[str, Any]) -> Settings:
         mode=_choice(values, "mode"),
         keep_frames=bool(values.get("keep-frames", False)),
         endpoint=endpoint,
-        server_key=key_text.encode("ascii") if key_text else None,
+        server_key_file=key_files[0],
+        client_key_file=key_files[1],
     )
 
 
@@ -100,13 +104,17 @@ def build_request(content: Pixels, regions: Sequence[Region], settings: Settings
     if not regions:
         raise PluginError("Choose a style layer")
     if settings.mode == "draw" and (len(regions) > 1 or regions[0].mask is not None):
-        raise PluginError("Draw mode paints the whole layer with one style: set 'Restyle where' to "
-                          "'Whole layer' (or clear the selection) and leave the second and "
-                          "third styles empty")
+        raise PluginError(
+            "Draw mode paints the whole layer with one style: set 'Restyle where' to "
+            "'Whole layer' (or clear the selection) and leave the second and "
+            "third styles empty"
+        )
     for number, region in enumerate(regions, start=1):
         if region.mask is not None and not any(region.mask.data):
-            raise PluginError(f"The mask of region {number} does not cover any of the content "
-                              "layer; select part of the layer or choose another mask")
+            raise PluginError(
+                f"The mask of region {number} does not cover any of the content "
+                "layer; select part of the layer or choose another mask"
+            )
     request = Request(content=content, regions=list(regions), options=build_options(settings, content))
     request.validate()
     return request
@@ -141,8 +149,7 @@ def progress_fraction(step: int, steps: int) -> float:
     return min(1.0, max(0.0, step / steps))
 
 
-def progress_text(stage: int, stages: int, iteration: int, iterations: int,
-                  eta: Optional[float]) -> str:
+def progress_text(stage: int, stages: int, iteration: int, iterations: int, eta: float | None) -> str:
     text = f"Restyle: stage {stage}/{stages}, iteration {iteration}/{iterations}"
     if eta is not None and eta >= 0:
         text += f", about {_duration(eta)} left"

@@ -10,6 +10,7 @@ canvas.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from restyle_client.request import Pixels
 
 _BABL_SAMPLE = {"u8": "u8", "u16": "u16", "f32": "float"}
@@ -31,13 +32,13 @@ class Rect:
     def empty(self) -> bool:
         return self.width <= 0 or self.height <= 0
 
-    def intersect(self, other: "Rect") -> "Rect":
+    def intersect(self, other: Rect) -> Rect:
         x1, y1 = max(self.x, other.x), max(self.y, other.y)
         x2 = min(self.x + self.width, other.x + other.width)
         y2 = min(self.y + self.height, other.y + other.height)
         return Rect(x1, y1, max(0, x2 - x1), max(0, y2 - y1))
 
-    def moved(self, dx: int, dy: int) -> "Rect":
+    def moved(self, dx: int, dy: int) -> Rect:
         return Rect(self.x + dx, self.y + dy, self.width, self.height)
 
 
@@ -79,8 +80,10 @@ def colour_pixels(width: int, height: int, has_alpha: bool, sample: str, data: b
     channels = 4 if has_alpha else 3
     want = expected_bytes(width, height, channels, sample)
     if len(data) != want:
-        raise ValueError(f"GIMP returned {len(data)} bytes for a {width}x{height} "
-                         f"{channels}-channel {sample} buffer; expected {want}")
+        raise ValueError(
+            f"GIMP returned {len(data)} bytes for a {width}x{height} "
+            f"{channels}-channel {sample} buffer; expected {want}"
+        )
     return Pixels(width, height, channels, sample, bytes(data))
 
 
@@ -102,7 +105,7 @@ def place_mask(data: bytes, read: Rect, target: Rect) -> bytes:
         dst_y = overlap.y - target.y + row
         src = src_y * read.width + (overlap.x - read.x)
         dst = dst_y * target.width + (overlap.x - target.x)
-        out[dst:dst + overlap.width] = data[src:src + overlap.width]
+        out[dst : dst + overlap.width] = data[src : src + overlap.width]
     return bytes(out)
 
 
@@ -115,7 +118,7 @@ def grey_alpha_to_mask(data: bytes) -> bytes:
     if len(data) % 2:
         raise ValueError("grey+alpha data must have an even number of bytes")
     grey, alpha = data[0::2], data[1::2]
-    return bytes((g * a + 127) // 255 for g, a in zip(grey, alpha))
+    return bytes((g * a + 127) // 255 for g, a in zip(grey, alpha, strict=True))
 
 
 def mask_pixels(data: bytes, target: Rect) -> Pixels:

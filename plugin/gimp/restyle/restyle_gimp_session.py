@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import select
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
 from restyle_client import events as ev
 from restyle_client.client import Client
 from restyle_client.request import Pixels, Request
-
 from restyle_gimp_job import PluginError, progress_fraction, progress_text, queue_text
 
 
 class Sink(Protocol):
-    def status(self, text: str, fraction: Optional[float]) -> None: ...
+    def status(self, text: str, fraction: float | None) -> None: ...
 
     def frame(self, index: int, pixels: Pixels) -> None: ...
 
@@ -58,16 +57,16 @@ def run_job(client: Client, request: Request, sink: Sink, *, keep_frames: bool) 
             if getattr(event, "job_id", None) not in (job_id, None):
                 continue
             if isinstance(event, ev.Error):
-                raise PluginError(f"The Restyle server refused the job: {event.message} "
-                                  f"({event.code})")
+                raise PluginError(f"The Restyle server refused the job: {event.message} ({event.code})")
             if isinstance(event, ev.Result):
                 return Outcome(event.pixels, event.cancelled, frames)
             if isinstance(event, (ev.Accepted, ev.Queued)):
                 sink.status(queue_text(event.position), None)
             elif isinstance(event, ev.Progress):
-                sink.status(progress_text(event.stage, event.stages, event.iteration,
-                                          event.iterations, event.eta),
-                            progress_fraction(event.step, event.steps))
+                sink.status(
+                    progress_text(event.stage, event.stages, event.iteration, event.iterations, event.eta),
+                    progress_fraction(event.step, event.steps),
+                )
             elif isinstance(event, ev.Frame) and keep_frames:
                 sink.frame(event.index, event.pixels)
                 frames += 1

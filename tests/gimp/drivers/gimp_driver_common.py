@@ -39,7 +39,10 @@ def describe(image, layer):
     parent = layer.get_parent()
     return {
         "name": layer.get_name(),
-        "x": x, "y": y, "width": layer.get_width(), "height": layer.get_height(),
+        "x": x,
+        "y": y,
+        "width": layer.get_width(),
+        "height": layer.get_height(),
         "position": image.get_item_position(layer),
         "parent": parent.get_name() if parent else None,
         "group": layer.is_group(),
@@ -47,12 +50,24 @@ def describe(image, layer):
     }
 
 
-def save_raw(layer, path):
-    """The layer's pixels as R'G'B'A u8 bytes, so the host can compare them exactly."""
+def save_raw(layer, path, pixel_format=PIXELS):
+    """The layer's pixels as raw bytes (R'G'B'A u8 unless told), for exact comparisons."""
     w, h = layer.get_width(), layer.get_height()
-    data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, PIXELS, Gegl.AbyssPolicy.CLAMP)
+    data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, pixel_format, Gegl.AbyssPolicy.CLAMP)
     with open(path, "wb") as f:
         f.write(bytes(data))
+
+
+def fill_raw(layer, path, pixel_format):
+    with open(path, "rb") as f:
+        fill_bytes(layer, f.read(), pixel_format)
+
+
+def fill_bytes(layer, data, pixel_format):
+    w, h = layer.get_width(), layer.get_height()
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), pixel_format, data)
+    buffer.flush()
 
 
 def run_restyle(image, content, arguments, interactive=False):
@@ -69,8 +84,12 @@ def run_restyle(image, content, arguments, interactive=False):
     result = procedure.run(config)
     status = result.index(0)
     message = Gimp.get_pdb().get_last_error() if status != Gimp.PDBStatusType.SUCCESS else ""
-    return {"status": status.value_nick.upper().replace("-", "_"), "error": message,
-            "menu_paths": list(procedure.get_menu_paths()), "menu_label": procedure.get_menu_label()}
+    return {
+        "status": status.value_nick.upper().replace("-", "_"),
+        "error": message,
+        "menu_paths": list(procedure.get_menu_paths()),
+        "menu_label": procedure.get_menu_label(),
+    }
 
 
 def write_report(work, report):

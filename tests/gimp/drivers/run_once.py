@@ -2,42 +2,85 @@
 
 params: image [w, h]; content {path, name, x, y}; style {path, name, x, y, visible};
 selection [x, y, w, h] or null; arguments (procedure arguments; "@style" and
-"@content" stand for those layers); export (bool); interactive (bool: show the dialog).
+"@content" stand for those layers); export (bool); interactive (bool: show the dialog);
+channels and mask_layers ({name, rect}: made before the selection, usable as "@name");
+precision (a Gimp.Precision name) with content_raw (raw pixels in raw_format that replace
+the content's after loading); raw_format (how layers are saved for the host).
 """
 
-from gimp_driver_common import Gimp, Gio, describe, guarded, load_layer, run_restyle, save_raw, write_report
+from gimp_driver_common import (
+    PIXELS,
+    Gimp,
+    Gio,
+    describe,
+    fill_bytes,
+    fill_raw,
+    guarded,
+    load_layer,
+    run_restyle,
+    save_raw,
+    write_report,
+)
 
 
 def main(p):
     work = p["work"]
     w, h = p["image"]
-    image = Gimp.Image.new(w, h, Gimp.ImageBaseType.RGB)
-    style = load_layer(image, work + "/" + p["style"]["path"], p["style"]["name"],
-                       p["style"]["x"], p["style"]["y"], 0)
+    precision = getattr(Gimp.Precision, p.get("precision", "U8_NON_LINEAR"))
+    raw_format = p.get("raw_format", PIXELS)
+    image = Gimp.Image.new_with_precision(w, h, Gimp.ImageBaseType.RGB, precision)
+    style = load_layer(image, work + "/" + p["style"]["path"], p["style"]["name"], p["style"]["x"], p["style"]["y"], 0)
     style.set_visible(p["style"].get("visible", False))
-    content = load_layer(image, work + "/" + p["content"]["path"], p["content"]["name"],
-                         p["content"]["x"], p["content"]["y"], 0)
+    content = load_layer(
+        image, work + "/" + p["content"]["path"], p["content"]["name"], p["content"]["x"], p["content"]["y"], 0
+    )
+    if p.get("content_raw"):
+        fill_raw(content, work + "/" + p["content_raw"], p["content_raw_format"])
     roles = {"style": style, "content": content}
+    for spec in p.get("channels", []):  # saved selections
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, *spec["rect"])
+        channel = Gimp.Selection.save(image)
+        channel.set_name(spec["name"])
+        roles[spec["name"]] = channel
+    Gimp.Selection.none(image)
+    for spec in p.get("mask_layers", []):  # hidden layers, opaque white where they mask
+        x, y, mw, mh = spec["rect"]
+        mask = Gimp.Layer.new(image, spec["name"], mw, mh, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+        image.insert_layer(mask, None, len(image.get_layers()))
+        mask.set_offsets(x, y)
+        mask.set_visible(False)
+        fill_bytes(mask, bytes([255]) * (mw * mh * 4), PIXELS)
+        roles[spec["name"]] = mask
     if p.get("selection"):
         Gimp.context_set_feather(False)
         Gimp.context_set_antialias(False)
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *p["selection"])
-    save_raw(content, work + "/content-before.raw")
-    arguments = {name: roles[value[1:]] if isinstance(value, str) and value.startswith("@") else value
-                 for name, value in p["arguments"].items()}
+    save_raw(content, work + "/content-before.raw", raw_format)
+    arguments = {
+        name: roles[value[1:]] if isinstance(value, str) and value.startswith("@") else value
+        for name, value in p["arguments"].items()
+    }
 
+    existing = set(image.get_layers())
     run = run_restyle(image, content, arguments, interactive=p.get("interactive", False))
 
     layers = [describe(image, layer) for layer in image.get_layers()]
-    save_raw(content, work + "/content-after.raw")
+    save_raw(content, work + "/content-after.raw", raw_format)
     for layer in image.get_layers():
-        if layer not in (style, content) and not layer.is_group():
-            save_raw(layer, work + "/result.raw")
+        if layer not in existing and not layer.is_group():
+            save_raw(layer, work + "/result.raw", raw_format)
     if p.get("export"):
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(work + "/export.png"), None)
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(work + "/export.xcf"), None)
-    write_report(work, {"run": run, "layers": layers,
-                        "selection_empty": Gimp.Selection.is_empty(image)})
+    write_report(
+        work,
+        {
+            "run": run,
+            "layers": layers,
+            "precision": image.get_precision().value_nick,
+            "selection_empty": Gimp.Selection.is_empty(image),
+        },
+    )
 
 
 guarded(main)
