@@ -232,7 +232,7 @@ def main() -> int:
         figures["quality"] = time_to_quality(*((128, 60, 5) if args.quick else (512, 300, 5)))
         print_quality(figures["quality"])
     if "precision" not in args.skip:
-        figures["precision"] = precision_effect(*((128, 30) if args.quick else (512, 100)))
+        figures["precision"] = precision_effect(*((128, 30) if args.quick else (512, 50)))
         print_precision(figures["precision"])
     if "memory" not in args.skip:
         figures["memory"] = memory_table([256, 512] if args.quick else [512, 1024, 2048], args.budget_gb)

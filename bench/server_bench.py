@@ -10,10 +10,12 @@ read the ratios within one run.  Prints a table.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import zmq
 from restyle_client import events as ev
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", default="random:0")
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     server = StyleServer(ServerConfig(bind="tcp://127.0.0.1:0", weights=args.weights, device=args.device))
@@ -153,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"|{'-' * (width + 2)}|-------|")
     for key, value in rows:
         print(f"| {key.ljust(width)} | {value} |")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"device": str(server.device), "size": args.size,
+                                         "iterations": args.iterations, "figures": dict(rows)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -57,15 +57,22 @@ def run_scenario(
     hide_packages=(),
     while_running=None,
     display=None,
-    image=None,
+    extra=None,
 ) -> dict:
+    """One GIMP session: the standard image, then Restyle with `arguments`.
+
+    `extra` adds driver parameters (precision, channels, mask layers; see run_once.py)
+    and, under "files", files to put beside the driver.  Returns the driver's report,
+    GIMP's output and the files it wrote.
+    """
     with gimp_chroot.gimp_workdir() as (host, inside):
         content_image().save(host / CONTENT["path"])
         style_image().save(host / STYLE["path"])
-        for name, data in (image or {}).pop("files", {}).items():
+        extra = dict(extra or {})
+        for name, data in extra.pop("files", {}).items():
             (host / name).write_bytes(data)
         params = {
-            **(image or {}),
+            **extra,
             "image": list(CANVAS),
             "content": CONTENT,
             "style": STYLE,
@@ -215,7 +222,7 @@ def regions_run(server) -> dict:
             "iterations": 3,
         },
         selection=None,
-        image=image,
+        extra=image,
     )
 
 
@@ -251,7 +258,7 @@ def sixteen_bit_run(server) -> dict:
         "content_raw_format": "R'G'B' u16",
         "files": {"content16.raw": fine_16_bit_content().tobytes()},
     }
-    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 3}, image=image)
+    return run_scenario(server, {"mask-source": "selection", "strength": 1.0, "iterations": 3}, extra=image)
 
 
 def test_a_16_bit_image_keeps_its_precision_outside_the_selection(sixteen_bit_run):
@@ -306,7 +313,7 @@ def test_with_key_files_it_works_with_a_server_that_admits_only_known_keys(gimp_
     }
     keys = {"server-key-file": "{work}/server.key", "client-key-file": "{work}/gimp.key_secret"}
     with running_server(keys=tmp_path, client_keys=load_client_keys(tmp_path, "gimp")) as endpoint:
-        report = run_scenario(endpoint, {"iterations": 2, **keys}, image={"files": files})
+        report = run_scenario(endpoint, {"iterations": 2, **keys}, extra={"files": files})
         refused = run_scenario(endpoint, {"iterations": 2}, selection=None)
     assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
     assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]

@@ -45,19 +45,19 @@ def next_events(client: Client, timeout: float) -> list:
 def run_job(client: Client, request: Request, sink: Sink, *, keep_frames: bool) -> Outcome:
     """Submit and follow one job; raises PluginError when the job ends in an error.
 
-    Polling at least once a second keeps the client's heartbeat going, so the server
-    knows we are alive - and notices when GIMP has killed us, and cancels the job.
-    The client itself reports a server that went silent as an error event.
+    Polling at least once per heartbeat interval keeps the client's heartbeat going, so
+    the server knows we are alive - and notices when GIMP has killed us (its Cancel), and
+    cancels the job.  The client itself reports a server gone silent as an error event.
     """
     job_id = client.submit(request)
     sink.status("Restyle: sending the job", 0.0)
     frames = 0
     while True:
-        for event in next_events(client, 1.0):
+        for event in next_events(client, min(1.0, client.heartbeat_interval)):
             if getattr(event, "job_id", None) not in (job_id, None):
                 continue
             if isinstance(event, ev.Error):
-                raise PluginError(f"The Restyle server refused the job: {event.message} ({event.code})")
+                raise PluginError(f"Restyle did not finish: {event.message} ({event.code})")
             if isinstance(event, ev.Result):
                 return Outcome(event.pixels, event.cancelled, frames)
             if isinstance(event, (ev.Accepted, ev.Queued)):
