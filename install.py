@@ -521,7 +521,16 @@ def install(installer: Installer, places: Places, args: argparse.Namespace) -> i
     if gimps:
         print("  GIMP: restart it, then open Filters > Artistic > Restyle...")
     server = places.venv_program("restyle")
-    print(f"  The editors start the server when they need it; to start it yourself: {server} serve")
+    if args.plugins_only and not server.exists():
+        print(
+            f"  No server was installed here (--plugins-only). Start `restyle serve --bind {args.endpoint}` "
+            "where it is installed, or set the server's address in the editor."
+        )
+    else:
+        print(
+            f"  Both editors use the server at {args.endpoint} and start it when nothing answers there "
+            f"(the first start takes a while); to start it yourself: {server} serve"
+        )
     print(
         f"  To remove everything again: {Path(sys.argv[0]).name} --uninstall"
         + (f" --home {places.home}" if args.home else "")

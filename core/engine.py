@@ -35,7 +35,6 @@ from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers
 from .weights import load_features
 
 
-
 @dataclass
 class _Region:
     styles: list[torch.Tensor]
@@ -116,18 +115,24 @@ class StyleTransfer:
         x = self._initial_image(job, prep)
         losses: dict[str, float] = {}
         ticker = _ImageTicker(image_every, image_interval)
-        previous: Optional[tuple[int, int]] = None
-        for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
-            x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
-            previous = size
-            loss_fn = self._stylize_objective(prep, size, job)
-            for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel):
-                step += 1
-                elapsed = time.perf_counter() - start
-                image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
-                yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image)
-            if cancel.cancelled:
-                break
+        previous: tuple[int, int] | None = None
+        try:
+            for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
+                x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
+                previous = size
+                loss_fn = self._stylize_objective(prep, size, job)
+                for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel):
+                    step += 1
+                    elapsed = time.perf_counter() - start
+                    image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
+                    yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image)
+                if cancel.cancelled:
+                    break
+        except RuntimeError as error:  # out of memory, above all
+            if step == 0:
+                raise
+            # A job that fails half-way still hands back the picture it had made.
+            cancel.cancel(f"failed: {error}")
         final_size = (prep.original.shape[-2], prep.original.shape[-1]) if job.full_resolution else prep.out_size
         yield Result(
             image=to_array(self._render(x, prep, final_size)),
@@ -217,7 +222,7 @@ class StyleTransfer:
         return rgb
 
     def _upsample(
-        self, x: torch.Tensor, size: tuple[int, int], previous: Optional[tuple[int, int]], prep: _Prepared, job: Job
+        self, x: torch.Tensor, size: tuple[int, int], previous: tuple[int, int] | None, prep: _Prepared, job: Job
     ) -> torch.Tensor:
         """The previous stage's result at the next size.
 

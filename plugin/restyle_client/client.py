@@ -30,6 +30,10 @@ class ServerUnavailable(ConnectionError):
     """No server answered at the endpoint (not running, wrong address, or keys refused)."""
 
 
+def new_routing_id() -> bytes:
+    return b"rc-" + uuid.uuid4().hex.encode()
+
+
 class Client:
     def __init__(
         self,
@@ -39,14 +43,17 @@ class Client:
         client_keys: tuple[bytes, bytes] | None = None,
         name: str = "restyle_client",
         context: zmq.Context | None = None,
+        routing_id: bytes | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name = name
         self.capabilities: dict[str, Any] | None = None
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.DEALER)
-        # A fixed routing id lets the server keep recognising us across a reconnect.
-        self._sock.setsockopt(zmq.ROUTING_ID, b"rc-" + uuid.uuid4().hex.encode())
+        # A fixed routing id lets the server keep recognising us across a reconnect; a
+        # second process that knows it (a watchdog) can speak for our jobs.
+        self.routing_id = routing_id if routing_id is not None else new_routing_id()
+        self._sock.setsockopt(zmq.ROUTING_ID, self.routing_id)
         self._sock.setsockopt(zmq.LINGER, 0)
         if server_public_key is not None:
             public, secret = client_keys if client_keys is not None else zmq.curve_keypair()

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from support.pictures import gradient, stripes
 
 FAST = ["--weights", "random:0", "--iterations", "4", "--min-size", "24", "-q"]

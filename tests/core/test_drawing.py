@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from support.pictures import gradient, stripes
 from torch.nn import functional as F
 
 from core.events import CancelToken, Progress, Result
 from core.job import DrawJob, StyleImage
-from support.pictures import gradient, stripes
 
 
 def blurred(image: np.ndarray, factor: int = 8) -> np.ndarray:

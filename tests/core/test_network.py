@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.vgg import LAYER_NAMES, IMAGENET_MEAN, VGGFeatures, build_features, check_layers
+from core.vgg import IMAGENET_MEAN, LAYER_NAMES, VGGFeatures, build_features, check_layers
 from core.weights import load_features
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.pictures import dots, gradient, stripes
 
 from core.color import rgb_to_yiq
 from core.events import Result
 from core.job import Job, JobError, Region, StyleImage
 from core.masks import composite
-from support.pictures import dots, gradient, stripes
 
 FAST = dict(iterations=[12, 16], min_size=24)
 

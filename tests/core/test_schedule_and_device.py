@@ -16,7 +16,7 @@ def test_the_ladder_doubles_up_to_the_output_size():
     assert ladder(600, 800) == [(150, 200), (300, 400), (600, 800)]
     sizes = ladder(600, 800, min_size=100)
     assert sizes[-1] == (600, 800) and sizes[0] == (75, 100)
-    assert all(b[1] == 2 * a[1] for a, b in zip(sizes, sizes[1:]))
+    assert all(b[1] == 2 * a[1] for a, b in zip(sizes, sizes[1:], strict=False))
     assert ladder(600, 800, stages=2) == [(300, 400), (600, 800)]
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.pictures import gradient, stripes
 
 from core.events import CancelToken, Progress, Result
 from core.job import Job, JobError, Region, StyleImage
 from core.losses import gram
-from support.pictures import dots, gradient, stripes
 
 FAST = dict(iterations=[12, 16], min_size=24)
 
@@ -48,7 +48,7 @@ def test_progress_reports_stage_iteration_total_losses_and_time(engine):
     assert [p.step for p in progress] == list(range(1, 29))
     assert {p.stage for p in progress} == {1, 2} and progress[-1].steps == 28
     assert set(progress[0].losses) == {"content", "style", "tv", "total"}
-    assert all(b.elapsed >= a.elapsed for a, b in zip(progress, progress[1:]))
+    assert all(b.elapsed >= a.elapsed for a, b in zip(progress, progress[1:], strict=False))
     with_image = [p for p in progress if p.image is not None]
     assert [p.step for p in with_image] == [5, 10, 15, 20, 25]
     assert tuple(with_image[-1].image.shape[-2:]) == progress[-1].size
@@ -147,6 +147,28 @@ def test_cancel_returns_the_current_picture_never_nothing(engine):
             result = event
     assert seen[-1] == 6
     assert result.cancelled and result.reason == "user pressed cancel" and result.steps == 6
+    assert result.image.shape == gradient().shape
+    assert np.abs(result.image - gradient()).mean() > 0.001
+
+
+def test_a_job_that_fails_half_way_returns_the_picture_it_had():
+    """A failure in the second stage (here the style cache running out of memory, as a
+    GPU cache can) ends the job with the first stage's picture, not with nothing."""
+    from core.engine import StyleTransfer
+
+    class CacheThatFillsUp(dict):
+        calls = 0
+
+        def get(self, key):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("out of memory")
+            return super().get(key)
+
+    engine = StyleTransfer(weights="random:0", device="cpu", style_cache=CacheThatFillsUp())
+    progress, result = run(engine, style_job(iterations=[5, 5]))
+    assert [p.stage for p in progress] == [1] * 5
+    assert result.cancelled and result.reason == "failed: out of memory"
     assert result.image.shape == gradient().shape
     assert np.abs(result.image - gradient()).mean() > 0.001
 

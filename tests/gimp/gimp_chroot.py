@@ -30,6 +30,7 @@ PYTHON_PACKAGES = "usr/lib/python3/dist-packages"
 # A GIMP profile made by one bare start, copied into each run's HOME: a fresh profile
 # makes GIMP query every plug-in it has, which triples the start-up time.
 PROFILE_TEMPLATE = "var/cache/restyle-gimp-profile"
+HOST_ROOT = "/restyle-host"  # where a run with host_root sees the host's root
 
 
 def chroot_root() -> Path:
@@ -159,6 +160,8 @@ def run_driver(
     *,
     hide_packages: Sequence[str] = (),
     display: str | None = None,
+    server_json: dict | None = None,
+    host_root: bool = False,
     timeout: int = GIMP_TIMEOUT,
 ) -> GimpRun:
     """Run `drivers/<driver>` inside GIMP with `params` (as params.json beside it).
@@ -166,10 +169,16 @@ def run_driver(
     GIMP's HOME is the work folder, with the plug-in installed in it.  The driver
     writes report.json and any exported files into the work folder.  With `display`
     (an X display of the host, e.g. Xvfb's ":99"), GIMP's plug-ins can open windows.
+    `server_json` replaces the server.json that install.py recorded (whose command is
+    a host path, absent inside the chroot).  With `host_root`, the host's own root is
+    seen at HOST_ROOT inside the chroot, so that a recorded command can start this
+    checkout's real `restyle serve` there (`chroot HOST_ROOT .../restyle serve`).
     """
     root = chroot_root()
     shutil.copytree(profile_template(), host / "home", symlinks=True)
     install_plugin(host / "home", gimp_series(gimp_console(root)))
+    if server_json is not None:
+        (host / "home" / ".config" / "restyle" / "server.json").write_text(json.dumps(server_json))
     shutil.copy(DRIVERS / "gimp_driver_common.py", host / "gimp_driver_common.py")
     shutil.copy(DRIVERS / driver, host / "driver.py")
     (host / "params.json").write_text(json.dumps({**params, "work": inside}))
@@ -182,6 +191,11 @@ def run_driver(
         (root / "tmp" / ".X11-unix").mkdir(exist_ok=True)
         mounts.append(f"mount --bind /tmp/.X11-unix {q(root / 'tmp' / '.X11-unix')}")
         extra_env = f"DISPLAY={q(display)}"
+    if host_root:
+        # In the chroot itself, not in the work folder that is deleted after the run: the
+        # mount exists only in this run's namespace, but nothing must ever delete through it.
+        (root / HOST_ROOT.lstrip("/")).mkdir(exist_ok=True)
+        mounts.append(f"mount --rbind / {q(root / HOST_ROOT.lstrip('/'))}")
     bootstrap = f"import sys; sys.path.insert(0, {inside!r}); exec(open({inside + '/driver.py'!r}).read())"
     command = _gimp_command(root, inside + "/home", bootstrap, timeout, extra_env)
     try:

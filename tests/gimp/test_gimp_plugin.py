@@ -9,10 +9,12 @@ image coordinates differ everywhere they could be mixed up.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,12 +60,15 @@ def run_scenario(
     while_running=None,
     display=None,
     extra=None,
+    server_json=None,
+    host_root=False,
 ) -> dict:
     """One GIMP session: the standard image, then Restyle with `arguments`.
 
     `extra` adds driver parameters (precision, channels, mask layers; see run_once.py)
-    and, under "files", files to put beside the driver.  Returns the driver's report,
-    GIMP's output and the files it wrote.
+    and, under "files", files to put beside the driver.  `server_json` replaces the
+    recorded server settings ("{work}" is the work folder inside).  Returns the
+    driver's report, GIMP's output and the files it wrote (and the server's log).
     """
     with gimp_chroot.gimp_workdir() as (host, inside):
         content_image().save(host / CONTENT["path"])
@@ -91,7 +96,18 @@ def run_scenario(
         if while_running is not None:
             watcher = threading.Thread(target=while_running, daemon=True)
             watcher.start()
-        run = gimp_chroot.run_driver(host, inside, "run_once.py", params, hide_packages=hide_packages, display=display)
+        if server_json is not None:
+            server_json = json.loads(json.dumps(server_json).replace("{work}", inside))
+        run = gimp_chroot.run_driver(
+            host,
+            inside,
+            "run_once.py",
+            params,
+            hide_packages=hide_packages,
+            display=display,
+            server_json=server_json,
+            host_root=host_root,
+        )
         if watcher is not None:
             watcher.join(60)
         report = run.report()
@@ -100,7 +116,7 @@ def run_scenario(
         report["files"] = {
             p.name: p.read_bytes()
             for p in host.iterdir()
-            if p.suffix in (".raw", ".png", ".xcf") and p.name not in (CONTENT["path"], STYLE["path"])
+            if p.suffix in (".raw", ".png", ".xcf", ".log") and p.name not in (CONTENT["path"], STYLE["path"])
         }
         return report
 
@@ -345,6 +361,70 @@ def test_without_a_server_the_user_is_told_where_it_looked(gimp_available):
     assert names(report) == ["Photo", "Blue Stripes"]
 
 
+# --- starting the server ----------------------------------------------------------------
+
+
+def _free_endpoint() -> str:
+    import socket
+
+    with socket.socket() as s:  # a loopback port that nobody is listening on
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def _server_pids(endpoint: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in cmdline and endpoint.encode() in cmdline and b"chroot" not in cmdline[0]:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_without_a_server_gimp_starts_the_recorded_one(gimp_available):
+    """As installed, server.json names this machine's `restyle serve`; GIMP starts it when
+    nothing answers, and the job runs on it.  (In the chroot, the host's root is mounted
+    so that the recorded command can reach the real server of this checkout.)"""
+    endpoint = _free_endpoint()
+    venv_restyle = Path(sys.executable).with_name("restyle")
+    command = ["/usr/sbin/chroot", gimp_chroot.HOST_ROOT, str(venv_restyle), "serve", "--weights", "random:0"]
+    try:
+        report = run_scenario(
+            endpoint,
+            {"iterations": 2},
+            server_json={"endpoint": endpoint, "command": command, "log": "{work}/server.log"},
+            host_root=True,
+        )
+        assert _server_pids(endpoint), "the server the plug-in started is not running"
+    finally:
+        for pid in _server_pids(endpoint):
+            os.kill(pid, signal.SIGTERM)
+        _wait_for(lambda: not _server_pids(endpoint), "the started server to stop", timeout=60)
+    assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
+    assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    assert f"listening on {endpoint}" in report["files"]["server.log"].decode()
+
+
+def test_a_recorded_server_that_cannot_start_is_explained(gimp_available):
+    endpoint = _free_endpoint()
+    fails = "import sys; print('restyle', *sys.argv[1:]); print('cannot load the VGG19 weights'); sys.exit(3)"
+    report = run_scenario(
+        endpoint,
+        {"iterations": 2},
+        server_json={"endpoint": endpoint, "command": ["/usr/bin/python3", "-c", fails], "log": "{work}/server.log"},
+    )
+    assert report["run"]["status"] == "EXECUTION_ERROR"
+    assert report["run"]["error"] == (
+        f"The Restyle server could not start: the server stopped (exit code 3): restyle --bind {endpoint} | "
+        "cannot load the VGG19 weights"
+    )
+    assert names(report) == ["Photo", "Blue Stripes"]
+
+
 # --- GIMP's Cancel ------------------------------------------------------------------------
 
 
@@ -371,28 +451,37 @@ def _wait_for(condition, what: str, timeout: float = 90.0):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_cancelling_in_gimp_stops_the_job_on_the_server(server):
-    """GIMP's progress-bar Cancel kills the plug-in (SIGKILL after 10 ms); the server
-    must then notice the silent client and stop its job rather than work for nobody."""
+def test_cancelling_in_gimp_stops_the_job_on_the_server_at_once(gimp_available):
+    """GIMP's progress-bar Cancel kills the plug-in (SIGKILL after 10 ms), which cannot
+    tell the server.  Its watchdog must: the job stops within moments, not after the
+    heartbeat timeout, which is a minute here so that only the watchdog can be in time."""
     from restyle_client.client import Client
 
     seen: dict = {}
 
-    def cancel_like_gimp():
-        with Client(server) as observer:
-            lost_before = observer.status()["jobs"]["clients_lost"]
+    def cancel_like_gimp(endpoint):
+        with Client(endpoint) as observer:
+            before = observer.status()["jobs"]
             _wait_for(lambda: observer.status()["running"], "the job to start")
             for pid in _wait_for(_plugin_pids, "the plug-in process"):
                 os.kill(pid, signal.SIGKILL)
+            killed_at = time.monotonic()
             seen["killed"] = True
             report = _wait_for(lambda: (s := observer.status())["running"] is None and s, "the job to stop")
-            seen["clients_lost"] = report["jobs"]["clients_lost"] - lost_before
+            seen["stopped_after"] = time.monotonic() - killed_at
+            seen["cancelled"] = report["jobs"]["cancelled"] - before["cancelled"]
+            seen["clients_lost"] = report["jobs"]["clients_lost"] - before["clients_lost"]
 
-    report = run_scenario(
-        server, {"iterations": 5000, "mask-source": "none"}, selection=None, while_running=cancel_like_gimp
-    )
+    with running_server(heartbeat_interval=2.0, heartbeat_timeout=60.0) as endpoint:
+        report = run_scenario(
+            endpoint,
+            {"iterations": 5000, "mask-source": "none"},
+            selection=None,
+            while_running=lambda: cancel_like_gimp(endpoint),
+        )
     assert seen.get("killed"), "the job never started"
-    assert seen["clients_lost"] == 1
+    assert seen["stopped_after"] < 8.0, f"the job ran on for {seen['stopped_after']:.1f} s"
+    assert (seen["cancelled"], seen["clients_lost"]) == (1, 0), "the heartbeat, not the watchdog, stopped the job"
     assert report["run"]["status"] != "SUCCESS"
     assert report["files"]["content-after.raw"] == report["files"]["content-before.raw"]
 

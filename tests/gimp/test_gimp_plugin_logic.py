@@ -255,9 +255,10 @@ def test_a_python_with_both_packages_is_not_told_anything():
 
 class RecordingSink:
     def __init__(self):
-        self.fractions, self.frames = [], []
+        self.fractions, self.frames, self.texts = [], [], []
 
     def status(self, text, fraction):
+        self.texts.append(text)
         if fraction is not None:
             self.fractions.append(fraction)
 
@@ -285,3 +286,36 @@ def test_a_drawing_job_reports_progress_and_hands_over_frames_only_when_kept(kee
         assert [f[0] for f in sink.frames] == list(range(len(sink.frames)))
     else:
         assert sink.frames == []
+
+
+def test_with_key_files_no_server_is_started_in_their_place(tmp_path):
+    """A server with --keys is a deliberate setup; starting a keyless one would not help."""
+    import socket
+
+    from restyle_client.client import Client
+    from restyle_client.launcher import ServerConfig
+    from restyle_gimp_session import reach_server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    started = tmp_path / "started"
+    config = ServerConfig(endpoint, [sys.executable, "-c", f"open({str(started)!r}, 'w')"], str(tmp_path / "log"))
+    sink = RecordingSink()
+    with Client(endpoint) as client, pytest.raises(PluginError, match="does not accept your key files"):
+        reach_server(client, sink, with_keys=True, config=config)
+    assert not started.exists() and sink.texts == []
+
+
+def test_a_running_server_is_used_as_it_is(tmp_path):
+    from restyle_client.client import Client
+    from restyle_client.launcher import ServerConfig
+    from restyle_gimp_session import reach_server
+
+    started = tmp_path / "started"
+    sink = RecordingSink()
+    with running_server_thread() as server, Client(server.endpoint) as client:
+        config = ServerConfig(server.endpoint, [sys.executable, "-c", f"open({str(started)!r}, 'w')"])
+        reach_server(client, sink, with_keys=False, config=config)
+        assert client.capabilities is not None
+    assert not started.exists() and sink.texts == []

@@ -149,7 +149,8 @@ def _dialog(procedure, config) -> bool:
 
 
 def _restyle(image, content, config):
-    from restyle_client.client import Client, ServerUnavailable
+    from restyle_client import watchdog
+    from restyle_client.client import Client, new_routing_id
     from restyle_client.request import Region
     from restyle_gimp_job import (
         PluginError,
@@ -161,7 +162,7 @@ def _restyle(image, content, config):
     )
     from restyle_gimp_keys import load_keys
     from restyle_gimp_pixels import Rect, sample_for_precision
-    from restyle_gimp_session import run_job
+    from restyle_gimp_session import reach_server, run_job
 
     settings = parse_settings({name: config.get_property(name) for name in VALUE_ARGUMENTS})
     sample = sample_for_precision(image.get_precision().value_nick)
@@ -186,23 +187,21 @@ def _restyle(image, content, config):
 
     request = build_request(_read_colour(content, sample), regions, settings)
     keys = load_keys(settings)
-    client = Client(
-        settings.endpoint,
-        server_public_key=keys[0] if keys else None,
-        client_keys=keys[1] if keys else None,
-    )
+    curve = {"server_public_key": keys[0], "client_keys": keys[1]} if keys else {}
+    # Our routing id is shared with the watchdog, which speaks for us once GIMP kills us.
+    routing_id = new_routing_id()
+    client = Client(settings.endpoint, name="restyle-gimp", routing_id=routing_id, **curve)
     changes = _Changes(image, content, result_layer_name(style_names), frames_group_name(style_names))
+    Gimp.progress_init("Restyle")
     try:
-        try:
-            client.hello(timeout=5.0)
-        except ServerUnavailable:
-            refused = " (or it does not accept your key files)" if keys else ""
-            raise PluginError(
-                f"No Restyle server answers at {settings.endpoint}{refused}. Start one with "
-                "`restyle serve`, or set the server in the Restyle dialog."
-            ) from None
-        Gimp.progress_init("Restyle")
-        outcome = run_job(client, request, changes, keep_frames=settings.keep_frames)
+        reach_server(client, changes, with_keys=keys is not None)
+        outcome = run_job(
+            client,
+            request,
+            changes,
+            keep_frames=settings.keep_frames,
+            watch=lambda job_id: watchdog.start(settings.endpoint, routing_id, job_id, **curve),
+        )
         changes.result(outcome.result, outcome.cancelled)
     finally:
         changes.close()

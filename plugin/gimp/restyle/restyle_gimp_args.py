@@ -10,10 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-try:
-    from restyle_client import DEFAULT_ENDPOINT
-except ImportError:  # restyle_client needs pyzmq; the missing-package message comes later
-    DEFAULT_ENDPOINT = "tcp://127.0.0.1:7865"
+
+def _recorded_endpoint() -> str:
+    """The endpoint install.py recorded (as Krita's docker uses it), else the usual one.
+
+    Reading server.json needs nothing but the standard library, so this works even
+    where GIMP's Python lacks pyzmq.
+    """
+    try:
+        from restyle_client.launcher import load
+    except ImportError:
+        return "tcp://127.0.0.1:7865"
+    return load().endpoint
+
+
+DEFAULT_ENDPOINT = _recorded_endpoint()
 
 PROCEDURE_NAME = "python-fu-restyle"
 MENU_PATH = "<Image>/Filters/Artistic"
@@ -94,7 +105,13 @@ ARGUMENTS: tuple[Arg, ...] = (
         "In Draw mode, keep the progress frames as layers in a layer group",
         False,
     ),
-    Arg("endpoint", "string", "Ser_ver", "ZeroMQ endpoint of the Restyle server", DEFAULT_ENDPOINT),
+    Arg(
+        "endpoint",
+        "string",
+        "Ser_ver",
+        "ZeroMQ endpoint of the Restyle server; when nothing answers on this machine, the server is started",
+        DEFAULT_ENDPOINT,
+    ),
     Arg(
         "server-key-file",
         "string",

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PyQt5.QtCore import QObject, QSocketNotifier, QTimer, pyqtSignal
 from restyle_client import events as ev
+from restyle_client import launcher as shared
 from restyle_client.client import Client, ServerUnavailable
 from restyle_client.request import Request
 
@@ -116,14 +116,14 @@ class Connection(QObject):
 
     def _start_server(self) -> None:
         command = self.server_config.start_command(self.endpoint)
+        if not shared.is_local(self.endpoint):
+            self._fail(shared.cannot_start_text(self.endpoint, "it is on another machine"))
+            return
         if not command:
             why = self.server_config.problem or "no start command is recorded"
-            self._fail(
-                f"No Restyle server answers at {self.endpoint}, and none can be started: {why}. "
-                "Start one with `restyle serve`, or run install.py."
-            )
+            self._fail(shared.cannot_start_text(self.endpoint, why))
             return
-        log = Path(self.server_config.log or config_mod.config_dir() / "server.log")
+        log = self.server_config.log_path()
         self._process = ServerProcess(command, log)
         try:
             self._process.start()
@@ -132,10 +132,7 @@ class Connection(QObject):
             self._fail(f"No Restyle server answers at {self.endpoint}, and starting one failed: {exc}.")
             return
         self._start_deadline = time.monotonic() + START_TIMEOUT
-        self._set_state(
-            "starting",
-            f"Starting the Restyle server ({Path(command[0]).name}); the first start takes a while\u2026",
-        )
+        self._set_state("starting", shared.starting_text(command))
         QTimer.singleShot(500, self._probe)
 
     def _keep_starting(self) -> None:
