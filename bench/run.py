@@ -29,7 +29,8 @@ def main() -> int:
     server_json = results / f"server-{stamp}.json"
     quick = ["--quick"] if args.quick else []
     code = subprocess.call([sys.executable, str(HERE / "engine_bench.py"), *quick, "--json", str(engine_json)])
-    code |= subprocess.call([sys.executable, str(HERE / "server_bench.py"), "--json", str(server_json)])
+    server_size = ["--size", "64", "--iterations", "8"] if args.quick else ["--size", "256", "--iterations", "20"]
+    code |= subprocess.call([sys.executable, str(HERE / "server_bench.py"), *server_size, "--json", str(server_json)])
     combined = {}
     for name, path in (("engine", engine_json), ("server", server_json)):
         if path.exists():

@@ -31,7 +31,7 @@ from .memory import check_fits
 from .optimize import LossFn, optimise
 from .schedule import MIN_SIDE, iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
-from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers
+from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
 
 
@@ -179,7 +179,7 @@ class StyleTransfer:
                 raise JobError(f"the {name} weight must be a non-negative number, got {value}")
 
         out_size = fit_long_side(height, width, job.size) if job.size else (height, width)
-        check_fits(*out_size, self.device)
+        check_fits(*out_size, self.device, job.optimizer)
         sizes = ladder(*out_size, job.min_size, job.stages)
         iterations = iterations_per_stage(len(sizes), job.iterations)
 
@@ -255,8 +255,10 @@ class StyleTransfer:
         layers = sorted(set(prep.content_layers) | set(prep.style_layers))
         content_now = resize(prep.seen, size)
         with torch.no_grad():
-            content_feats = self.features(content_now, layers, job.pooling)
-        content_loss = ContentLoss({k: content_feats[k] for k in prep.content_layers}, prep.content_layers)
+            # Only the content layers' features are kept: at 2048 px the style layers'
+            # would hold another 2 GB for nothing.
+            content_feats = self.features(content_now, list(prep.content_layers), job.pooling)
+        content_loss = ContentLoss(content_feats, prep.content_layers)
         style_side = max(1, round(max(size) * job.style_scale))
         region_losses: list[tuple[float, StyleLoss]] = []
         for region in prep.regions:
@@ -271,7 +273,7 @@ class StyleTransfer:
                 ))
             masks = None
             if region.mask is not None:
-                masks = {k: resize_mask(region.mask, content_feats[k].shape[-2:]) for k in prep.style_layers}
+                masks = {k: resize_mask(region.mask, feature_size(k, size)) for k in prep.style_layers}
             region_losses.append((region.weight, StyleLoss(blend(targets, region.blend_weights), prep.style_layers, masks)))
         region_total = sum(w for w, _ in region_losses)
         w = prep.weights
@@ -314,7 +316,7 @@ class StyleTransfer:
         content = check_image(job.content, "the content image")
         height, width = content.shape[:2]
         size = fit_long_side(height, width, job.size) if job.size else (height, width)
-        check_fits(*size, self.device)
+        check_fits(*size, self.device, "adam")
         if job.iterations < 1:
             raise JobError(f"iterations must be at least 1, got {job.iterations}")
         style_job = Job(content=content, regions=[], size=job.size, strength=job.strength,

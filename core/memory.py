@@ -10,13 +10,18 @@ from __future__ import annotations
 import torch
 
 from .job import JobError
+from .optimize import LBFGS_HISTORY
 
 FIXED_BYTES = 460e6
 BYTES_PER_PIXEL = 1640.0
 
 
-def estimate_bytes(height: int, width: int) -> float:
-    return FIXED_BYTES + BYTES_PER_PIXEL * height * width
+def estimate_bytes(height: int, width: int, optimizer: str | None = None) -> float:
+    """The network's activations, plus what the optimiser keeps per pixel: L-BFGS two
+    RGB vectors per history entry (5 GB of history at 2048 px), Adam two moments, and
+    nothing for a picture that is only looked at (a style)."""
+    vectors = {"lbfgs": 2 * LBFGS_HISTORY, "adam": 2, None: 0}.get(optimizer, 2 * LBFGS_HISTORY)
+    return FIXED_BYTES + (BYTES_PER_PIXEL + vectors * 3 * 4) * height * width
 
 
 def available_bytes(device: torch.device) -> float | None:
@@ -34,8 +39,8 @@ def available_bytes(device: torch.device) -> float | None:
     return None
 
 
-def check_fits(height: int, width: int, device: torch.device) -> None:
-    need = estimate_bytes(height, width)
+def check_fits(height: int, width: int, device: torch.device, optimizer: str | None = None) -> None:
+    need = estimate_bytes(height, width, optimizer)
     have = available_bytes(device)
     if have is not None and need > have:
         raise JobError(

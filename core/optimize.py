@@ -10,6 +10,7 @@ import torch
 from .events import CancelToken
 
 ADAM_LEARNING_RATE = 0.02
+LBFGS_HISTORY = 50
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
@@ -19,7 +20,7 @@ def make_optimizer(name: str, image: torch.Tensor, learning_rate: float | None =
         # iterations; the curvature history persists across step() calls.  The
         # tolerances are off: the iteration budget, not a threshold, ends a stage.
         return torch.optim.LBFGS(
-            [image], lr=learning_rate or 1.0, max_iter=1, history_size=50, tolerance_grad=-1, tolerance_change=-1
+            [image], lr=learning_rate or 1.0, max_iter=1, history_size=LBFGS_HISTORY, tolerance_grad=-1, tolerance_change=-1
         )
     if name == "adam":
         return torch.optim.Adam([image], lr=learning_rate or ADAM_LEARNING_RATE)
@@ -35,10 +36,19 @@ def optimise(
     cancel: CancelToken,
 ) -> Iterator[tuple[int, dict[str, float]]]:
     """One stage of optimisation, in place on `image` (a contiguous leaf that requires
-    grad); one yield per iteration with the loss terms, stopping early on cancel."""
+    grad); one yield per iteration with the loss terms, stopping early on cancel.
+
+    The image is kept in [0, 1] after every step, so the loss the optimiser sees is the
+    loss of a picture that can be delivered.  L-BFGS without a line search (as in
+    jcjohnson/neural-style) is not monotone: a step can overshoot, and the last
+    iterate was measured 20% worse than the best one.  So the stage ends on the best
+    picture it evaluated, not on the last.
+    """
     x = image
     last: dict[str, torch.Tensor] = {}
     opt = make_optimizer(optimizer, x, learning_rate)
+    best_loss = float("inf")
+    best = x.detach().clone()
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -49,11 +59,19 @@ def optimise(
         last["total"] = total
         return total
 
-    for iteration in range(1, iterations + 1):
-        if cancel.cancelled:
-            return
-        opt.step(closure)
-        if optimizer == "adam":
+    try:
+        for iteration in range(1, iterations + 1):
+            if cancel.cancelled:
+                return
+            before = x.detach().clone()
+            opt.step(closure)
             with torch.no_grad():
                 x.clamp_(0, 1)
-        yield iteration, {k: float(v.detach()) for k, v in last.items()}
+            losses = {k: float(v.detach()) for k, v in last.items()}
+            if losses["total"] < best_loss:
+                best_loss, best = losses["total"], before
+            yield iteration, losses
+    finally:
+        if best_loss < float("inf"):
+            with torch.no_grad():
+                x.copy_(best)

@@ -45,6 +45,12 @@ LAYER_NAMES: list[str] = _layer_names()
 LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
 
 
+def feature_size(layer: str, size: tuple[int, int]) -> tuple[int, int]:
+    """A layer's feature-map size for an input size: each pooling up to it halves it."""
+    pools = sum(1 for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if name.startswith("pool"))
+    return size[0] >> pools, size[1] >> pools
+
+
 class ScaledAvgPool2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(x, 2, 2) * AVG_POOL_SCALE

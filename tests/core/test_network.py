@@ -54,3 +54,14 @@ def test_average_pooling_keeps_activations_at_the_scale_of_max_pooling(engine_fp
     deep_max = engine_fp32.features(image, ["relu5_1"], "max")["relu5_1"].mean()
     deep_avg = engine_fp32.features(image, ["relu5_1"], "avg")["relu5_1"].mean()
     assert 0.3 < float(deep_avg / deep_max) < 3.0
+
+
+def test_feature_sizes_are_known_without_running_the_network(engine_fp32):
+    """Masks are resized to each layer from arithmetic alone, so no feature map of the
+    content has to be kept just to learn its size."""
+    from core.vgg import feature_size
+
+    layers = ["relu1_1", "pool1", "relu3_1", "relu5_1", "pool5"]
+    for size in [(37, 53), (48, 64)]:
+        features = engine_fp32.features(torch.rand(1, 3, *size), layers)
+        assert all(tuple(features[k].shape[-2:]) == feature_size(k, size) for k in layers)
