@@ -1,8 +1,8 @@
 """Refusing sizes that cannot fit, before the machine starts swapping or the GPU fails.
 
-The estimate is linear in pixels, fitted to peak memory measured for one forward and
-backward pass through VGG19 to relu5_1 in fp32 on this CPU: 0.87 GB at 512 px and
-2.1 GB at 1024 px.
+The estimate is linear in pixels, fitted to the peak memory of jobs measured on the CPU
+in fp32 (bench/engine_bench.py, two iterations, VGG19 to relu5_1): 1.41 GB at 512 px,
+4.33 GB at 1024 px and 13.98 GB at 2048 px; the optimiser's own state is added on top.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 from .job import JobError
 from .optimize import LBFGS_HISTORY
 
-FIXED_BYTES = 460e6
-BYTES_PER_PIXEL = 1640.0
+FIXED_BYTES = 1.0e9
+BYTES_PER_PIXEL = 3200.0
 
 
 def estimate_bytes(height: int, width: int, optimizer: str | None = None) -> float:
