@@ -42,7 +42,8 @@ def optimise(
     loss of a picture that can be delivered.  L-BFGS without a line search (as in
     jcjohnson/neural-style) is not monotone: a step can overshoot, and the last
     iterate was measured 20% worse than the best one.  So the stage ends on the best
-    picture it evaluated, not on the last.
+    picture it evaluated (the last one included, at the cost of one forward pass).
+    A cancelled stage keeps its current picture instead: the one the user last saw.
     """
     x = image
     last: dict[str, torch.Tensor] = {}
@@ -59,19 +60,19 @@ def optimise(
         last["total"] = total
         return total
 
-    try:
-        for iteration in range(1, iterations + 1):
-            if cancel.cancelled:
-                return
-            before = x.detach().clone()
-            opt.step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)
-            losses = {k: float(v.detach()) for k, v in last.items()}
-            if losses["total"] < best_loss:
-                best_loss, best = losses["total"], before
-            yield iteration, losses
-    finally:
-        if best_loss < float("inf"):
-            with torch.no_grad():
-                x.copy_(best)
+    for iteration in range(1, iterations + 1):
+        if cancel.cancelled:
+            return  # a cancelled stage keeps its current picture: the one the user last saw
+        before = x.detach().clone()
+        opt.step(closure)
+        with torch.no_grad():
+            x.clamp_(0, 1)
+        losses = {k: float(v.detach()) for k, v in last.items()}
+        if losses["total"] < best_loss:
+            best_loss, best = losses["total"], before
+        yield iteration, losses
+    if cancel.cancelled:
+        return
+    with torch.no_grad():  # the last step's picture has not been measured yet
+        if float(loss_fn(x)[0]) >= best_loss:
+            x.copy_(best)
