@@ -33,7 +33,7 @@ def test_serve_says_where_it_listens_and_sigterm_cancels_the_running_job_and_tel
         assert f"listening on {handle.endpoint}" in log
         assert "device cpu" in log and "random (seed 0)" in log
         with connect(handle.endpoint) as client:
-            running = client.submit(tiny_request(iterations=500, preview_every=0))
+            running = client.submit(tiny_request(iterations=20000, preview_every=0))
             waiting = client.submit(tiny_request(iterations=5, seed=2))
             collect({"c": client}, lambda s: any(isinstance(e, ev.Progress) for _, e in s))
             handle.process.send_signal(signal.SIGTERM)
