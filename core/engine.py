@@ -82,8 +82,9 @@ class StyleTransfer:
             features = features.to(memory_format=torch.channels_last)
         # Both poolings share one set of convolution weights.
         avg = nn.Sequential(*[ScaledAvgPool2d() if isinstance(m, nn.MaxPool2d) else m for m in features])
-        self._networks = {"max": VGGFeatures(features, channels_last), "avg": VGGFeatures(avg, channels_last)}
-        self._networks = {k: v.to(self.device) for k, v in self._networks.items()}
+        # .to() again for the normalisation buffers, which VGGFeatures makes on the CPU.
+        self._networks = {"max": VGGFeatures(features, channels_last).to(self.device),
+                          "avg": VGGFeatures(avg, channels_last).to(self.device)}
         self._key = (weights, self.precision)
         if self.device.type == "cpu":
             keep_buffers_in_heap()

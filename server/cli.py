@@ -334,7 +334,7 @@ def _follow(start: Any, args: argparse.Namespace, on_image: Any) -> Any:
 def _as_array(image: Any) -> Any:
     from core.images import to_array
 
-    return to_array(image.unsqueeze(0) if image.dim() == 3 else image)
+    return to_array(image.unsqueeze(0))  # progress pictures are (C, H, W)
 
 
 def _frame_path(output: Path, step: int) -> Path:
