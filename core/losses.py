@@ -21,18 +21,47 @@ from torch import nn
 EPS = 1e-8
 
 
+class _Gram(torch.autograd.Function):
+    """F^T F / n for positions-by-channels F, with a backward of one product.
+
+    Autograd's own backward of `f.T @ f` takes two products and adds them; the Gram
+    matrix is symmetric, so one product of F with the symmetrised gradient is the same.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(f, n)
+        return f.T @ f / n
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        f, n = ctx.saved_tensors
+        return f @ ((grad + grad.T) / n), None
+
+
+def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) as an (H*W, C) matrix, without a copy when the features are
+    channels_last.
+
+    A transposing copy here cost more than the Gram product itself at full size, and
+    its gradient, laid out differently from the network's, made autograd's sum of the
+    two gradients at every style layer a slow strided add.
+    """
+    channels = features.shape[1]
+    return features.permute(0, 2, 3, 1).reshape(-1, channels)
+
+
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Channel correlations averaged over (mask-weighted) positions, in fp32.
 
     Features may arrive in bf16 under autocast; the products are summed over every
     position, so they are taken in fp32 to keep the small differences the loss is made of.
     """
-    f = features.float().flatten(2)[0]
+    f = _positions_by_channels(features.float())
     if mask is None:
-        return f @ f.T / f.shape[1]
-    w = mask.float().flatten()
-    fw = f * w
-    return fw @ fw.T / (w.square().sum() + EPS)
+        return _Gram.apply(f, torch.tensor(float(f.shape[0]), device=f.device))
+    w = mask.float().reshape(-1, 1)
+    return _Gram.apply(f * w, w.square().sum() + EPS)
 
 
 def relative_mse(value: torch.Tensor, target: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
