@@ -6,6 +6,9 @@ older one for the same job.  Drawing-mode frames keep the newest `max_frames` pe
 and direct replies (pong, status, capabilities, refusals) the newest `max_replies`, so
 a client that sends but never reads cannot grow them.  The rest (accepted, results,
 errors that end a job) is kept whole, which the per-client job limit bounds.
+
+A message may wait here unencoded, as a function that returns its frames: the worker
+hands previews over so, and a preview that a newer one replaces is never encoded.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+Frames = list[Any] | Callable[[], list[Any]]
 COALESCED = ("progress", "preview", "queued")
 BOUNDED = ("frame", "reply")
 
@@ -21,10 +25,10 @@ BOUNDED = ("frame", "reply")
 class _Entry:
     __slots__ = ("kind", "job_id", "frames")
 
-    def __init__(self, kind: str, job_id: str | None, frames: list[Any]) -> None:
+    def __init__(self, kind: str, job_id: str | None, frames: Frames) -> None:
         self.kind = kind
         self.job_id = job_id
-        self.frames: list[Any] | None = frames
+        self.frames: Frames | None = frames
 
 
 class Outbox:
@@ -45,7 +49,7 @@ class Outbox:
     def __len__(self) -> int:
         return sum(1 for e in self._entries if e.frames is not None)
 
-    def put(self, kind: str, job_id: str | None, frames: list[Any]) -> None:
+    def put(self, kind: str, job_id: str | None, frames: Frames) -> None:
         if kind in COALESCED:
             waiting = self._latest.get((kind, job_id))
             if waiting is not None and waiting.frames is not None:
@@ -68,6 +72,8 @@ class Outbox:
         while self._entries:
             entry = self._entries[0]
             if entry.frames is not None:
+                if callable(entry.frames):
+                    entry.frames = entry.frames()
                 if not send(entry.frames):
                     return False
                 entry.frames = None

@@ -37,7 +37,7 @@ from core.engine import StyleTransfer
 
 from . import keys as keys_mod
 from .config import ServerConfig
-from .outbox import Outbox
+from .outbox import Frames, Outbox
 from .scheduler import FairQueue
 from .style_cache import MemoryLRU
 from .worker import JobEntry, Worker
@@ -146,7 +146,7 @@ class StyleServer:
 
     # --- worker hand-off --------------------------------------------------------------
 
-    def _post(self, kind: str, client: Hashable, job_id: str | None, frames: list[Any]) -> None:
+    def _post(self, kind: str, client: Hashable, job_id: str | None, frames: Frames) -> None:
         self._inbox.put((kind, client, job_id, frames))
         self._wake()
 

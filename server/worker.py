@@ -14,6 +14,7 @@ import threading
 import traceback
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from restyle_client import events as ev
@@ -25,11 +26,12 @@ from core.events import Progress as EngineProgress
 from core.job import JobError
 
 from .job_builder import build_job, downscaled, full_size_reply
+from .outbox import Frames
 
 log = logging.getLogger("restyle.server")
 
 # (kind, client, job_id, frames); kind "done" carries no frames and frees the worker.
-Post = Callable[[str, Hashable, str | None, list[Any]], None]
+Post = Callable[[str, Hashable, str | None, Frames], None]
 
 
 @dataclass
@@ -116,10 +118,13 @@ class Worker:
                     if event.image is not None:
                         small = downscaled(event.image, options.preview_max_size)
                         if options.mode == "draw":
-                            self._send("frame", entry, ev.Frame(job_id, frame_index, small))
+                            picture: ev.Frame | ev.Preview = ev.Frame(job_id, frame_index, small)
                             frame_index += 1
                         else:
-                            self._send("preview", entry, ev.Preview(job_id, small))
+                            picture = ev.Preview(job_id, small)
+                        # Encoded by the I/O thread as it sends, so the optimisation does
+                        # not wait for it, and never if a newer preview replaces it first.
+                        self._post(type(picture).__name__.lower(), entry.client, job_id, partial(encode, picture))
                 else:
                     pixels = full_size_reply(event.image, request.content)
                     kind = "cancelled" if event.cancelled else "result"

@@ -59,6 +59,24 @@ def test_a_stalled_clients_outbox_keeps_only_the_newest_progress_and_preview_per
     assert not box
 
 
+def test_a_preview_that_a_newer_one_replaces_is_never_encoded():
+    encoded = []
+
+    def preview(i: int):
+        def encode() -> list[str]:
+            encoded.append(i)
+            return [f"preview {i}"]
+        return encode
+
+    box = Outbox()
+    for i in range(50):
+        box.put("preview", "j", preview(i))
+    sent = []
+    assert box.flush(lambda frames: sent.append(frames[0]) or True)
+    assert sent == ["preview 49"]
+    assert encoded == [49]
+
+
 def test_replies_to_a_client_that_sends_but_never_reads_stay_bounded():
     box = Outbox(max_replies=4)
     for i in range(1000):
