@@ -11,6 +11,8 @@ from .events import CancelToken
 
 ADAM_LEARNING_RATE = 0.02
 LBFGS_HISTORY = 50
+RESTART_PATIENCE = 10
+RESTART_MIN_GAIN = 1e-3
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
@@ -44,6 +46,14 @@ def optimise(
     iterate was measured 20% worse than the best one.  So the stage ends on the best
     picture it evaluated (the last one included, at the cost of one forward pass).
     A cancelled stage keeps its current picture instead: the one the user last saw.
+
+    Left alone, L-BFGS settles, then drifts upwards for a few dozen iterations as its
+    curvature pairs go stale (the clamp makes them wrong for pinned pixels), jumps to
+    several times its best loss, and spends more iterations recovering: the previews
+    turn to noise meanwhile.  So after RESTART_PATIENCE iterations without a gain of
+    RESTART_MIN_GAIN it starts afresh from its best picture.  Measured at 256 px, one
+    scale: 1.4775 after 150 iterations against 1.5468 without restarts, and 1.4741
+    after 300 against 1.4814.
     """
     x = image
     last: dict[str, torch.Tensor] = {}
@@ -60,6 +70,7 @@ def optimise(
         last["total"] = total
         return total
 
+    since_best = 0
     for iteration in range(1, iterations + 1):
         if cancel.cancelled:
             return  # a cancelled stage keeps its current picture: the one the user last saw
@@ -68,8 +79,17 @@ def optimise(
         with torch.no_grad():
             x.clamp_(0, 1)
         losses = {k: float(v.detach()) for k, v in last.items()}
+        if losses["total"] < best_loss * (1 - RESTART_MIN_GAIN):
+            since_best = 0
+        else:
+            since_best += 1
         if losses["total"] < best_loss:
             best_loss, best = losses["total"], before
+        if optimizer == "lbfgs" and RESTART_PATIENCE and since_best >= RESTART_PATIENCE:
+            with torch.no_grad():
+                x.copy_(best)
+            opt = make_optimizer(optimizer, x, learning_rate)
+            since_best = 0
         yield iteration, losses
     if cancel.cancelled:
         return

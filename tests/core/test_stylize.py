@@ -114,6 +114,15 @@ def test_both_optimisers_lower_the_loss(engine, optimizer):
     assert progress[-1].losses["total"] < 0.9 * progress[0].losses["total"]
 
 
+def test_a_long_stage_settles_instead_of_blowing_up(engine_fp32):
+    """Left alone, L-BFGS without a line search jumps to several times its best loss
+    once it has settled, and the artist watches the preview turn to noise."""
+    job = Job(content=gradient(48, 48), regions=[Region([StyleImage(stripes(48))])], stages=1, iterations=150)
+    losses = [p.losses["total"] for p in run(engine_fp32, job)[0]]
+    for i in range(30, len(losses)):
+        assert losses[i] < 1.5 * min(losses[:i]), f"iteration {i + 1}: {losses[i]:.3f} after a best of {min(losses[:i]):.3f}"
+
+
 @pytest.mark.parametrize("init", ["content", "noise", "blank", "image"])
 def test_the_optimisation_starts_where_it_is_told(engine, init):
     start = stripes(48, colour=(0, 0, 1))[:, :48]
