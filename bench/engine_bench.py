@@ -284,8 +284,9 @@ def print_precision(p: dict[str, Any]) -> None:
     print(f"\nPrecision at {p['size']} px, default schedule with {p['iterations_per_stage']} iterations a stage "
           f"(auto picks {p['auto_picks']} here)")
     print(f"  fp32:  {p['fp32_seconds']:.1f} s, loss {p['fp32_loss']:.4f}")
-    print(f"  {p['reduced']}: {p['reduced_seconds']:.1f} s, loss {p['reduced_loss']:.4f} "
-          f"({p['fp32_seconds'] / p['reduced_seconds']:.2f}x faster)")
+    speedup = p["fp32_seconds"] / p["reduced_seconds"]
+    change = f"{speedup:.2f}x faster" if speedup >= 1 else f"{1 / speedup:.2f}x slower"
+    print(f"  {p['reduced']}: {p['reduced_seconds']:.1f} s, loss {p['reduced_loss']:.4f} ({change})")
     print(f"  results differ by {p['mean_abs_pixel_difference'] * 255:.2f} / 255 on average, PSNR {p['psnr_db']:.1f} dB")
 
 
