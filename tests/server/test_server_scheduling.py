@@ -34,7 +34,11 @@ def test_three_clients_submitting_at_once_all_get_results_in_fair_turns(server):
         seen = collect(clients, lambda s: len(finals(s)) == 6)
         ended = finals(seen)
         assert all(isinstance(e, ev.Result) and not e.cancelled for _, e in ended)
-        assert [e.job_id for _, e in ended] == ["A1", "B1", "C1", "A2", "B2", "C2"]
+        # Which client's submissions the server reads first is up to ZeroMQ; after that,
+        # nobody's second job runs before every client has had a turn.
+        order = [e.job_id for _, e in ended]
+        assert sorted(order[:3]) == ["A1", "B1", "C1"]
+        assert order[3:] == [job[0] + "2" for job in order[:3]]
         for _, e in ended:
             assert (e.pixels.width, e.pixels.height) == (40, 32)
         # Everyone was told their place, and told again as it changed, down to 0: running.
@@ -43,7 +47,8 @@ def test_three_clients_submitting_at_once_all_get_results_in_fair_turns(server):
         for _, e in seen:
             if isinstance(e, (ev.Accepted, ev.Queued)):
                 positions.setdefault(e.job_id, []).append(e.position)
-        assert positions["A1"] == [0] and positions["C2"][0] >= 3
+        assert set(positions) == set(jobs) and positions[order[0]] == [0]
+        assert max(p[0] for p in positions.values()) >= 3
         assert all(p[-1] == 0 for p in positions.values())
     finally:
         for client in clients.values():
@@ -54,9 +59,11 @@ def test_cancelling_returns_the_current_picture_and_other_clients_jobs_go_on(ser
     with connect(server.endpoint) as alice, connect(server.endpoint) as bob:
         long_job = tiny_request(iterations=20000, preview_every=1)  # still running when cancelled, however fast the machine
         alice.submit(long_job)
-        bobs_job = bob.submit(tiny_request(iterations=5, seed=3))
         clients = {"alice": alice, "bob": bob}
-        seen = collect(clients, lambda s: sum(isinstance(e, ev.Progress) for n, e in s if n == "alice") >= 3)
+        # Bob submits once alice's job runs: sent together, the server may read bob's first.
+        seen = collect(clients, lambda s: any(isinstance(e, ev.Progress) for n, e in s if n == "alice"))
+        bobs_job = bob.submit(tiny_request(iterations=5, seed=3))
+        seen += collect(clients, lambda s: sum(isinstance(e, ev.Progress) for n, e in s if n == "alice") >= 3)
 
         bob.cancel(long_job.job_id)  # not bob's job: refused, alice's job unharmed
         seen += collect(clients, lambda s: any(isinstance(e, ev.Error) for n, e in s if n == "bob"))
@@ -64,7 +71,7 @@ def test_cancelling_returns_the_current_picture_and_other_clients_jobs_go_on(ser
         assert refusal.code == "unknown_job" and refusal.job_id is None
 
         alice.cancel(long_job.job_id)
-        seen += collect(clients, lambda s: len(finals(s)) == 2)
+        seen += collect(clients, lambda s: len(finals(seen + s)) == 2)
         ended = dict((e.job_id, e) for _, e in finals(seen))
         cancelled = ended[long_job.job_id]
         assert isinstance(cancelled, ev.Result) and cancelled.cancelled
