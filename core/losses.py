@@ -29,14 +29,15 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(f, n)
+    def forward(ctx, f: torch.Tensor, n: torch.Tensor | float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(f)
+        ctx.n = n
         return f.T @ f / n
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        f, n = ctx.saved_tensors
-        return f @ ((grad + grad.T) / n), None
+        (f,) = ctx.saved_tensors
+        return f @ ((grad + grad.T) / ctx.n), None
 
 
 def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
@@ -59,7 +60,7 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     """
     f = _positions_by_channels(features.float())
     if mask is None:
-        return _Gram.apply(f, torch.tensor(float(f.shape[0]), device=f.device))
+        return _Gram.apply(f, float(f.shape[0]))
     w = mask.float().reshape(-1, 1)
     return _Gram.apply(f * w, w.square().sum() + EPS)
 

@@ -118,13 +118,13 @@ class Worker:
                     if event.image is not None:
                         small = downscaled(event.image, options.preview_max_size)
                         if options.mode == "draw":
-                            picture: ev.Frame | ev.Preview = ev.Frame(job_id, frame_index, small)
+                            kind, picture = "frame", ev.Frame(job_id, frame_index, small)
                             frame_index += 1
                         else:
-                            picture = ev.Preview(job_id, small)
+                            kind, picture = "preview", ev.Preview(job_id, small)
                         # Encoded by the I/O thread as it sends, so the optimisation does
                         # not wait for it, and never if a newer preview replaces it first.
-                        self._post(type(picture).__name__.lower(), entry.client, job_id, partial(encode, picture))
+                        self._post(kind, entry.client, job_id, partial(encode, picture))
                 else:
                     pixels = full_size_reply(event.image, request.content)
                     kind = "cancelled" if event.cancelled else "result"
