@@ -27,8 +27,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.engine import StyleTransfer  # noqa: E402
-from core.events import Progress, Result  # noqa: E402
+from core.events import CancelToken, Progress, Result  # noqa: E402
 from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Job, Region, StyleImage  # noqa: E402
+from core.schedule import iterations_per_stage, ladder  # noqa: E402
 from core.vgg import LAYER_INDEX, LAYER_NAMES, build_features  # noqa: E402
 
 WEIGHTS = "random:0"
@@ -123,47 +124,75 @@ def speed_table(sizes: list[int], iterations: int) -> list[dict[str, Any]]:
     return rows
 
 
-def time_to_quality(size: int, textbook_iterations: int, evaluate_every: int) -> dict[str, Any]:
-    """The textbook run (single scale, fp32, L-BFGS, full size, content init) against the
-    default schedule; both judged by the same fp32 full-size loss."""
-    textbook = StyleTransfer(WEIGHTS, precision="fp32")
+def _judged_run(engine: StyleTransfer, job: Job, judge: StyleTransfer, target: float,
+                stop_after: float | None = None) -> dict[str, Any]:
+    """Run `job`, judging every picture of its last stage with `judge` (fp32, full size).
+
+    The judging time is left out of the run's clock.  `stop_after` cancels the run once
+    it has used that many seconds of its own time.
+    """
+    cancel = CancelToken()
+    judged = 0.0
+    reached_at = None
+    best = float("inf")
+    for event in engine.run(job, cancel=cancel, image_every=1):
+        if isinstance(event, Progress) and event.image is not None and event.stage == event.stages:
+            t = time.perf_counter()
+            picture = event.image.permute(1, 2, 0).float().cpu().numpy()
+            loss = judge.evaluate(job_at(job_size(job)), picture)["total"]
+            own_time = event.elapsed - judged
+            judged += time.perf_counter() - t
+            best = min(best, loss)
+            if reached_at is None and loss <= target:
+                reached_at = own_time
+            if stop_after is not None and own_time >= stop_after:
+                cancel.cancel("time is up")
+        elif isinstance(event, Result):
+            seconds = event.elapsed - judged
+            final = judge.evaluate(job_at(job_size(job)), event.image)["total"]
+    return {"seconds": seconds, "final_loss": final, "best_loss": min(best, final), "seconds_to_target": reached_at}
+
+
+def job_size(job: Job) -> int:
+    return int(job.content.shape[0])
+
+
+def time_to_quality(size: int, textbook_iterations: int) -> dict[str, Any]:
+    """The textbook run (single scale, fp32, plain L-BFGS as in Gatys et al. and
+    jcjohnson/neural-style, full size, content init) against the engine's default
+    schedule; both judged by the same fp32 full-size loss.  The engine at one scale, for
+    the default schedule's time, tells coarse to fine apart from the engine's L-BFGS."""
+    textbook = StyleTransfer(WEIGHTS, precision="fp32", restarts=False)
     judge = textbook  # fp32 at full size: the textbook's own loss is already this
-    job = job_at(size, stages=1, iterations=textbook_iterations)
-    trajectory = []  # (seconds, loss) of the textbook, from its own fp32 full-size loss
-    for event in textbook.run(job):
-        if isinstance(event, Progress):
-            trajectory.append((event.elapsed, event.losses["total"]))
-        else:
+    textbook_result = None
+    for event in textbook.run(job_at(size, stages=1, iterations=textbook_iterations)):
+        if isinstance(event, Result):
             textbook_result = event
     textbook_seconds = textbook_result.elapsed
     target = judge.evaluate(job_at(size), textbook_result.image)["total"]
 
     engine = StyleTransfer(WEIGHTS)
-    default_job = job_at(size)
-    judging = 0.0
-    reached_at = None
-    final_loss = None
-    for event in engine.run(default_job, image_every=evaluate_every):
-        if isinstance(event, Progress) and event.image is not None and event.stage == event.stages:
-            judged_before, t = judging, time.perf_counter()
-            picture = event.image.permute(1, 2, 0).float().cpu().numpy()
-            loss = judge.evaluate(job_at(size), picture)["total"]
-            judging += time.perf_counter() - t
-            if reached_at is None and loss <= target:
-                reached_at = event.elapsed - judged_before
-        elif isinstance(event, Result):
-            default_seconds = event.elapsed - judging
-            final_loss = judge.evaluate(job_at(size), event.image)["total"]
-    single_scale_loss_at_same_time = min(
-        (loss for seconds, loss in trajectory if seconds <= default_seconds), default=float("nan"))
+    default = _judged_run(engine, job_at(size), judge, target)
+    one_scale = _judged_run(engine, job_at(size, stages=1, iterations=textbook_iterations), judge, target,
+                            stop_after=default["seconds"])
+
+    def ratio(run: dict[str, Any]) -> float | None:
+        return run["seconds_to_target"] / textbook_seconds if run["seconds_to_target"] is not None else None
+
     return {
         "size": size, "textbook_iterations": textbook_iterations, "textbook_seconds": textbook_seconds,
-        "textbook_loss": target, "default_seconds_total": default_seconds, "default_final_loss": final_loss,
-        "default_seconds_to_textbook_loss": reached_at,
-        "ratio": (reached_at / textbook_seconds) if reached_at else None,
-        "single_scale_loss_in_default_time": single_scale_loss_at_same_time,
-        "default_precision": engine.precision,
+        "textbook_loss": target, "default_seconds_total": default["seconds"], "default_final_loss": default["final_loss"],
+        "default_seconds_to_textbook_loss": default["seconds_to_target"], "ratio": ratio(default),
+        "one_scale_seconds": one_scale["seconds"], "one_scale_best_loss": one_scale["best_loss"],
+        "one_scale_seconds_to_textbook_loss": one_scale["seconds_to_target"], "one_scale_ratio": ratio(one_scale),
+        "default_precision": engine.precision, "schedule": _schedule(size),
     }
+
+
+def _schedule(size: int) -> list[list[int]]:
+    """(side, iterations) of each stage of a default job at this size, for the printout."""
+    sizes = ladder(size, size)
+    return [[max(s), i] for s, i in zip(sizes, iterations_per_stage(len(sizes), None), strict=True)]
 
 
 def precision_effect(size: int, iterations: int) -> dict[str, Any]:
@@ -246,7 +275,7 @@ def main() -> int:
         figures["speed"] = speed_table([128, 256] if args.quick else [256, 512, 1024], 2 if args.quick else 3)
         print_speed(figures["speed"])
     if "quality" not in args.skip:
-        figures["quality"] = time_to_quality(*((128, 60, 5) if args.quick else (512, 300, 5)))
+        figures["quality"] = time_to_quality(*((128, 60) if args.quick else (512, 300)))
         print_quality(figures["quality"])
     if "precision" not in args.skip:
         figures["precision"] = precision_effect(*((128, 30) if args.quick else (256, 50)))
@@ -271,13 +300,19 @@ def print_speed(rows: list[dict[str, Any]]) -> None:
 
 def print_quality(q: dict[str, Any]) -> None:
     print(f"\nTime to quality at {q['size']} px (loss judged in fp32 at full size)")
-    print(f"  textbook: {q['textbook_iterations']} iterations, single scale fp32 L-BFGS: "
+    print(f"  textbook: {q['textbook_iterations']} iterations, one scale, fp32, plain L-BFGS: "
           f"{q['textbook_seconds']:.1f} s, loss {q['textbook_loss']:.4f}")
-    reached = q["default_seconds_to_textbook_loss"]
-    print(f"  default schedule ({q['default_precision']}): reached that loss after "
-          + (f"{reached:.1f} s = {q['ratio']:.2f} of the textbook's time" if reached else "— (not reached)"))
-    print(f"  default schedule ran {q['default_seconds_total']:.1f} s in all, ending at loss {q['default_final_loss']:.4f}; "
-          f"single scale in the same time: {q['single_scale_loss_in_default_time']:.4f}")
+
+    def reached(seconds: float | None, ratio: float | None) -> str:
+        return f"{seconds:.1f} s = {ratio:.2f} of the textbook's time" if seconds is not None else "— (not reached)"
+
+    stages = ", ".join(f"{n} at {side} px" for side, n in q["schedule"])
+    print(f"  default schedule ({stages}; {q['default_precision']}): reached that loss after "
+          + reached(q["default_seconds_to_textbook_loss"], q["ratio"]))
+    print(f"    ran {q['default_seconds_total']:.1f} s in all, ending at loss {q['default_final_loss']:.4f}")
+    print(f"  the engine at one scale, for the same time: reached it after "
+          + reached(q["one_scale_seconds_to_textbook_loss"], q["one_scale_ratio"])
+          + f"; best loss {q['one_scale_best_loss']:.4f}")
 
 
 def print_precision(p: dict[str, Any]) -> None:

@@ -68,6 +68,7 @@ class StyleTransfer:
         device: str | None = None,
         precision: str = "auto",
         style_cache: TargetCache | None = None,
+        restarts: bool = True,
     ) -> None:
         self.device = pick_device(device)
         self.autocast = autocast_dtype(self.device, precision)
@@ -76,6 +77,7 @@ class StyleTransfer:
         self.weights_label = loaded.label
         self.weights_are_random = loaded.is_random
         self.style_cache = style_cache
+        self.restarts = restarts
         channels_last = self.device.type in ("cpu", "cuda")
         features = loaded.features.to(self.device)
         if channels_last:
@@ -122,7 +124,7 @@ class StyleTransfer:
                 x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
                 previous = size
                 loss_fn = self._stylize_objective(prep, size, job)
-                for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel):
+                for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel, self.restarts):
                     step += 1
                     elapsed = time.perf_counter() - start
                     image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
