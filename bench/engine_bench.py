@@ -131,6 +131,7 @@ def _judged_run(engine: StyleTransfer, job: Job, judge: StyleTransfer, target: f
     The judging time is left out of the run's clock.  `stop_after` cancels the run once
     it has used that many seconds of its own time.
     """
+    reference = job_at(int(job.content.shape[0]))  # the default job at full size: what the loss is judged on
     cancel = CancelToken()
     judged = 0.0
     reached_at = None
@@ -139,7 +140,7 @@ def _judged_run(engine: StyleTransfer, job: Job, judge: StyleTransfer, target: f
         if isinstance(event, Progress) and event.image is not None and event.stage == event.stages:
             t = time.perf_counter()
             picture = event.image.permute(1, 2, 0).float().cpu().numpy()
-            loss = judge.evaluate(job_at(job_size(job)), picture)["total"]
+            loss = judge.evaluate(reference, picture)["total"]
             own_time = event.elapsed - judged
             judged += time.perf_counter() - t
             best = min(best, loss)
@@ -149,12 +150,8 @@ def _judged_run(engine: StyleTransfer, job: Job, judge: StyleTransfer, target: f
                 cancel.cancel("time is up")
         elif isinstance(event, Result):
             seconds = event.elapsed - judged
-            final = judge.evaluate(job_at(job_size(job)), event.image)["total"]
+            final = judge.evaluate(reference, event.image)["total"]
     return {"seconds": seconds, "final_loss": final, "best_loss": min(best, final), "seconds_to_target": reached_at}
-
-
-def job_size(job: Job) -> int:
-    return int(job.content.shape[0])
 
 
 def time_to_quality(size: int, textbook_iterations: int) -> dict[str, Any]:
