@@ -18,17 +18,18 @@ import torch
 from torch import nn
 
 from . import alpha as alpha_ops
-from . import color
+from . import color, memory
 from .balance import weights_for
+from .blocked import BlockedObjective, StyleRegion, blocked_grams
+from .blocks import grid, halo
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
 from .drawing import draw_stages
 from .events import CancelToken, Event, Progress, Result
 from .images import check_image, fit_long_side, resize, to_array, to_tensor
 from .job import DrawJob, Job, JobError, Region, Weights
-from .losses import ContentLoss, StyleLoss, tv_loss
+from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .masks import check_mask, composite, coverage, resize_mask
-from .memory import check_fits
-from .optimize import LossFn, optimise
+from .optimize import Objective, by_autograd, optimise
 from .schedule import MIN_SIDE, iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
@@ -59,6 +60,7 @@ class _Prepared:
     content_layers: dict[str, float]
     style_layers: dict[str, float]
     luminance_only: bool
+    budget: float | None  # bytes the job may use; None where the device cannot tell
 
 
 class StyleTransfer:
@@ -69,7 +71,10 @@ class StyleTransfer:
         precision: str = "auto",
         style_cache: TargetCache | None = None,
         restarts: bool = True,
+        memory_gb: float | None = None,
     ) -> None:
+        memory.check_budget(memory_gb)
+        self.memory_gb = memory_gb
         self.device = pick_device(device)
         self.autocast = autocast_dtype(self.device, precision)
         self.precision = "fp32" if self.autocast is None else str(self.autocast).replace("torch.", "")
@@ -123,12 +128,14 @@ class StyleTransfer:
             for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
                 x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
                 previous = size
-                loss_fn = self._stylize_objective(prep, size, job)
-                for iteration, losses in optimise(x, loss_fn, iterations, job.optimizer, job.learning_rate, cancel, self.restarts):
+                plan = self._plan(size, prep, job.optimizer, job.pooling)
+                objective = self._stylize_objective(prep, size, job, plan, cancel)
+                stream = optimise(x, objective, iterations, plan.optimizer, job.learning_rate, cancel, self.restarts, plan.history)
+                for iteration, losses in stream:
                     step += 1
                     elapsed = time.perf_counter() - start
                     image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
-                    yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image)
+                    yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image, plan.blocks)
                 if cancel.cancelled:
                     break
         except RuntimeError as error:  # out of memory, above all
@@ -152,13 +159,37 @@ class StyleTransfer:
         Lets two runs be compared on one scale, whatever precision or schedule made them
         (bench/ compares the textbook single-scale run with the default schedule so).
         """
+        terms, _, _ = self._measure(job, image, want_grad=False)
+        return terms
+
+    def gradient(self, job: Job, image: np.ndarray) -> tuple[dict[str, float], np.ndarray, int]:
+        """The loss terms, d(total)/d(picture) as an (H, W, 3) array, and the number of
+        blocks it was computed in, under the job's memory budget.
+
+        Whole or in blocks, this is the same number: tests hold the engine to that, and
+        bench/ times an iteration with it.
+        """
+        terms, x, blocks = self._measure(job, image, want_grad=True)
+        assert x.grad is not None
+        return terms, x.grad[0].permute(1, 2, 0).cpu().numpy().copy(), blocks
+
+    def _measure(self, job: Job, image: np.ndarray, want_grad: bool) -> tuple[dict[str, float], torch.Tensor, int]:
         prep = self._prepare(job)
         x = resize(to_tensor(check_image(image, "the image")[..., :3], self.device), prep.out_size)
         if prep.luminance_only:
             x = color.luminance(x)
-        with torch.no_grad():
-            total, terms = self._stylize_objective(prep, prep.out_size, job)(x)
-        return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}
+        x = x.contiguous().requires_grad_(want_grad)
+        plan = self._plan(prep.out_size, prep, job.optimizer, job.pooling)
+        total, terms = self._stylize_objective(prep, prep.out_size, job, plan)(x, want_grad)
+        return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}, x, plan.blocks
+
+    def _budget(self, job_memory_gb: float | None) -> float | None:
+        memory.check_budget(job_memory_gb)
+        return memory.budget_bytes(self.device, job_memory_gb, self.memory_gb)
+
+    def _plan(self, size: tuple[int, int], prep: _Prepared, optimizer: str | None, pooling: str) -> memory.Plan:
+        layers = set(prep.content_layers) | set(prep.style_layers)
+        return memory.plan(*size, prep.budget, optimizer, halo(layers or ["relu5_1"]), prep.content_layers)
 
     def _prepare(self, job: Job) -> _Prepared:
         content = check_image(job.content, "the content image")
@@ -182,7 +213,9 @@ class StyleTransfer:
                 raise JobError(f"the {name} weight must be a non-negative number, got {value}")
 
         out_size = fit_long_side(height, width, job.size) if job.size else (height, width)
-        check_fits(*out_size, self.device, job.optimizer)
+        budget = self._budget(job.memory_gb)
+        # Refused now, before any work, if even the smallest blocks cannot fit.
+        memory.plan(*out_size, budget, job.optimizer, halo(set(content_layers) | set(style_layers)), content_layers)
         sizes = ladder(*out_size, job.min_size, job.stages)
         iterations = iterations_per_stage(len(sizes), job.iterations)
 
@@ -208,7 +241,7 @@ class StyleTransfer:
                 raise JobError(f"style and region weights must be positive numbers (region {index + 1})")
             regions.append(_Region(styles, blend_weights, mask, float(region.weight)))
         return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size, sizes, iterations,
-                         weights, content_layers, style_layers, luminance_only)
+                         weights, content_layers, style_layers, luminance_only, budget)
 
     def _prepare_style(
         self, image: np.ndarray, what: str, mode: str, content: torch.Tensor, content_alpha: torch.Tensor | None
@@ -254,41 +287,66 @@ class StyleTransfer:
             return torch.ones((1, 3, *size), device=self.device)
         raise JobError(f"unknown init {job.init!r}; use content, noise, blank or an image")
 
-    def _stylize_objective(self, prep: _Prepared, size: tuple[int, int], job: Job) -> LossFn:
-        layers = sorted(set(prep.content_layers) | set(prep.style_layers))
-        content_now = resize(prep.seen, size)
-        with torch.no_grad():
-            # Only the content layers' features are kept: at 2048 px the style layers'
-            # would hold another 2 GB for nothing.
-            content_feats = self.features(content_now, list(prep.content_layers), job.pooling)
-        content_loss = ContentLoss(content_feats, prep.content_layers)
+    def _stylize_objective(
+        self, prep: _Prepared, size: tuple[int, int], job: Job, plan: memory.Plan, cancel: CancelToken | None = None
+    ) -> Objective:
         style_side = max(1, round(max(size) * job.style_scale))
-        region_losses: list[tuple[float, StyleLoss]] = []
+        regions: list[StyleRegion] = []
         for region in prep.regions:
             targets = []
             for style in region.styles:
-                style_size = _style_size(style.shape[-2], style.shape[-1], style_side, self.device)
-                style_now = resize(style, style_size)
+                style_size = _style_size(style.shape[-2], style.shape[-1], style_side)
                 targets.append(style_targets(
-                    style_now, list(prep.style_layers),
-                    lambda img, ls: self.features(img, ls, job.pooling),
+                    resize(style, style_size), list(prep.style_layers),
+                    lambda img, ls: self._grams(img, ls, job.pooling, prep.budget),
                     (self._key, job.pooling), self.style_cache,
                 ))
             masks = None
             if region.mask is not None:
                 masks = {k: resize_mask(region.mask, feature_size(k, size)) for k in prep.style_layers}
-            region_losses.append((region.weight, StyleLoss(blend(targets, region.blend_weights), prep.style_layers, masks)))
-        region_total = sum(w for w, _ in region_losses)
-        w = prep.weights
+            regions.append(StyleRegion(region.weight, StyleLoss(blend(targets, region.blend_weights), prep.style_layers, masks)))
+        return self._objective(prep.seen, size, prep.content_layers, regions, prep.weights, job.pooling, plan, cancel)
+
+    def _objective(
+        self, content: torch.Tensor, size: tuple[int, int], content_layers: dict[str, float], regions: list[StyleRegion],
+        w: Weights, pooling: str, plan: memory.Plan, cancel: CancelToken | None,
+    ) -> Objective:
+        """The loss of one stage, whole when it fits the budget and in blocks when not."""
+        content_now = resize(content, size)
+
+        def features(image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+            return self.features(image, layers, pooling)
+
+        if plan.tile is not None:
+            blocks = grid(*size, *plan.tile, halo(set(content_layers) | {k for r in regions for k in r.loss.targets}))
+            return BlockedObjective(features, size, blocks, content_now, content_layers, regions, w, cancel)
+        with torch.no_grad():
+            # Only the content layers' features are kept: at 2048 px the style layers'
+            # would hold another 2 GB for nothing.
+            content_loss = ContentLoss(features(content_now, list(content_layers)), content_layers)
+        layers = sorted(set(content_layers) | {k for r in regions for k in r.loss.targets})
+        region_total = sum(r.weight for r in regions)
 
         def loss_fn(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            feats = self.features(x, layers, job.pooling)
+            feats = features(x, layers)
             c = content_loss(feats)
-            s = sum(weight * loss(feats) for weight, loss in region_losses) / region_total
             tv = tv_loss(x)
+            if not regions:
+                return w.content * c + w.tv * tv, {"content": c, "tv": tv}
+            s = sum(r.weight * r.loss(feats) for r in regions) / region_total
             return w.content * c + w.style * s + w.tv * tv, {"content": c, "style": s, "tv": tv}  # type: ignore[dict-item]
 
-        return loss_fn
+        return by_autograd(loss_fn)
+
+    def _grams(self, image: torch.Tensor, layers: Sequence[str], pooling: str, budget: float | None) -> dict[str, torch.Tensor]:
+        """A style's Gram matrices, in blocks when the style is too large to run whole."""
+        plan = memory.plan(image.shape[-2], image.shape[-1], budget, None, halo(layers))
+        features = lambda img, ls: self.features(img, ls, pooling)  # noqa: E731
+        if plan.tile is None:
+            with torch.no_grad():
+                feats = features(image, layers)
+                return {name: gram(feats[name]) for name in layers}
+        return blocked_grams(image, layers, features, grid(image.shape[-2], image.shape[-1], *plan.tile, halo(layers)))
 
     def _render(self, x: torch.Tensor, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
         """The picture as the user will get it: colour restored, masks and alpha applied."""
@@ -319,11 +377,10 @@ class StyleTransfer:
         content = check_image(job.content, "the content image")
         height, width = content.shape[:2]
         size = fit_long_side(height, width, job.size) if job.size else (height, width)
-        check_fits(*size, self.device, "adam")
         if job.iterations < 1:
             raise JobError(f"iterations must be at least 1, got {job.iterations}")
         style_job = Job(content=content, regions=[], size=job.size, strength=job.strength,
-                        style_scale=job.style_scale, pooling=job.pooling)
+                        style_scale=job.style_scale, pooling=job.pooling, memory_gb=job.memory_gb)
         if job.styles:
             style_job.regions = [Region(styles=list(job.styles))]
         stages = draw_stages(bool(job.styles))
@@ -333,18 +390,25 @@ class StyleTransfer:
         steps = len(stages) * job.iterations
         step = 0
         prep = self._prepare_drawing(style_job, size)
+        deepest = {layer for content_layer, style_layers in stages for layer in (content_layer, *style_layers)}
+        memory.plan(*size, prep.budget, "adam", halo(deepest))  # refused now if even the smallest blocks cannot fit
         x = torch.ones((1, 3, *size), device=self.device, requires_grad=True)
         losses: dict[str, float] = {}
         ticker = _ImageTicker(every, 0.0)
         for number, (content_layers, style_layers) in enumerate(stages, 1):
             prep.content_layers = {content_layers: 1.0}
             prep.style_layers = {layer: 1.0 / len(style_layers) for layer in style_layers}
-            loss_fn = self._stylize_objective(prep, size, style_job) if job.styles else self._content_objective(prep, size, content_layers, job.pooling)
-            for iteration, losses in optimise(x, loss_fn, job.iterations, "adam", 0.03, cancel):
+            plan = self._plan(size, prep, "adam", job.pooling)
+            if job.styles:
+                objective = self._stylize_objective(prep, size, style_job, plan, cancel)
+            else:
+                weights = Weights(content=1.0, style=0.0, tv=prep.weights.tv)
+                objective = self._objective(prep.seen, size, prep.content_layers, [], weights, job.pooling, plan, cancel)
+            for iteration, losses in optimise(x, objective, job.iterations, "adam", 0.03, cancel):
                 step += 1
                 elapsed = time.perf_counter() - start
                 image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) or step == steps else None
-                yield Progress(number, len(stages), size, iteration, job.iterations, step, steps, losses, elapsed, image)
+                yield Progress(number, len(stages), size, iteration, job.iterations, step, steps, losses, elapsed, image, plan.blocks)
             if cancel.cancelled:
                 break
         yield Result(to_array(self._render(x, prep, size)), cancel.cancelled, losses,
@@ -357,21 +421,8 @@ class StyleTransfer:
             original = to_tensor(job.content, self.device)
             filled, alpha = alpha_ops.split(original)
             prep = _Prepared(original[:, :3], filled, filled, alpha, [], size, [size], [0],
-                             weights_for(job.strength), {}, {}, False)
+                             weights_for(job.strength), {}, {}, False, self._budget(job.memory_gb))
         return prep
-
-    def _content_objective(self, prep: _Prepared, size: tuple[int, int], layer: str, pooling: str) -> LossFn:
-        with torch.no_grad():
-            target = self.features(resize(prep.seen, size), [layer], pooling)
-        content_loss = ContentLoss(target, {layer: 1.0})
-        tv_weight = prep.weights.tv
-
-        def loss_fn(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            c = content_loss(self.features(x, [layer], pooling))
-            tv = tv_loss(x)
-            return c + tv_weight * tv, {"content": c, "tv": tv}
-
-        return loss_fn
 
 
 class _ImageTicker:
@@ -387,14 +438,13 @@ class _ImageTicker:
         return due
 
 
-def _style_size(height: int, width: int, long_side: int, device: torch.device) -> tuple[int, int]:
+def _style_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     """The style's size at this stage: scaled as asked, but never so small that the
     deepest layer has no pixels (a thin strip of texture is still a valid style)."""
     size = fit_long_side(height, width, long_side)
     if min(size) < MIN_SIDE:
         scale = MIN_SIDE / min(height, width)
         size = (max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale)))
-    check_fits(*size, device)
     return size
 
 

@@ -44,6 +44,7 @@ class Progress:
     # this step: a (channels, height, width) float tensor in [0, 1] left on the engine's
     # device, so that a caller can downscale it there before copying it off.
     image: torch.Tensor | None = None
+    blocks: int = 1  # how many blocks each iteration runs in: 1 when the picture fits whole
 
     @property
     def eta(self) -> float | None:

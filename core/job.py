@@ -76,6 +76,9 @@ class Job:
     # Return the result at the content's own size even when the work ran smaller, so
     # that an editor's layer keeps its size; pixels outside every mask stay exact.
     full_resolution: bool = False
+    # The most memory the job may use, in GB; None: what the device has free.  A picture
+    # that does not fit runs in blocks, with the same result (core/blocked.py).
+    memory_gb: float | None = None
 
     @property
     def styles(self) -> list[StyleImage]:
@@ -95,3 +98,4 @@ class DrawJob:
     seed: int = 0
     frame_every: int = 5
     pooling: Pooling = "max"
+    memory_gb: float | None = None

@@ -40,7 +40,7 @@ class _Gram(torch.autograd.Function):
         return f @ ((grad + grad.T) / ctx.n), None
 
 
-def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
+def positions_by_channels(features: torch.Tensor) -> torch.Tensor:
     """(1, C, H, W) as an (H*W, C) matrix, without a copy when the features are
     channels_last.
 
@@ -58,11 +58,16 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     Features may arrive in bf16 under autocast; the products are summed over every
     position, so they are taken in fp32 to keep the small differences the loss is made of.
     """
-    f = _positions_by_channels(features.float())
+    f = positions_by_channels(features.float())
     if mask is None:
-        return _Gram.apply(f, float(f.shape[0]))
-    w = mask.float().reshape(-1, 1)
-    return _Gram.apply(f * w, w.square().sum() + EPS)
+        return _Gram.apply(f, gram_norm(f.shape[0], None))
+    return _Gram.apply(f * mask.float().reshape(-1, 1), gram_norm(f.shape[0], mask))
+
+
+def gram_norm(positions: int, mask: torch.Tensor | None) -> float | torch.Tensor:
+    """What a Gram sum is divided by: the positions, each counted by its squared mask
+    weight (a guided Gram matrix weights the features, so their products carry w²)."""
+    return float(positions) if mask is None else mask.float().square().sum() + EPS
 
 
 def relative_mse(value: torch.Tensor, target: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
@@ -98,12 +103,17 @@ class StyleLoss(nn.Module):
         self.weights = dict(weights)
         self.masks = dict(masks) if masks is not None else None
 
+    def mask(self, layer: str) -> torch.Tensor | None:
+        return self.masks[layer] if self.masks is not None else None
+
     def forward(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.compare({layer: gram(features[layer], self.mask(layer)) for layer in self.targets})
+
+    def compare(self, grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The loss of finished Gram matrices, however they were summed up."""
         total = torch.zeros((), device=next(iter(self.targets.values())).device)
         for layer, target in self.targets.items():
-            mask = self.masks[layer] if self.masks is not None else None
-            g = gram(features[layer], mask)
-            total = total + self.weights[layer] * relative_mse(g, target, self.energy[layer])
+            total = total + self.weights[layer] * relative_mse(grams[layer], target, self.energy[layer])
         return total
 
 

@@ -1,34 +1,169 @@
-"""Refusing sizes that cannot fit, before the machine starts swapping or the GPU fails.
+"""How a job fits its memory budget: whole, or in blocks, and with which optimiser state.
 
-The estimate is linear in pixels, fitted to the peak memory of jobs measured on the CPU
-in fp32 (bench/engine_bench.py, two iterations, VGG19 to relu5_1): 1.41 GB at 512 px,
-4.33 GB at 1024 px and 13.98 GB at 2048 px; the optimiser's own state is added on top.
+A job's peak memory is a fixed part, a part that grows with the picture (the picture
+itself, its gradient, the content's features, the optimiser's state) and the network's
+activations, which grow with the pixels it runs over at once.  Run whole, a picture
+costs all three at full size; run in blocks (core/blocked.py), the activations follow
+the largest block instead.  So the engine runs a picture whole when that fits the
+budget, as fast as ever, and otherwise in the largest blocks that fit.
+
+The figures are peaks measured on the CPU in fp32 (bench/engine_bench.py, `--memory`):
+the whole-picture fit 1.41 GB at 512 px, 4.33 GB at 1024 px and 13.98 GB at 2048 px for
+two iterations, and the blocked fit in bench/README.md.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import torch
 
+from .blocks import GRID, largest_crop, total_crop
 from .job import JobError
 from .optimize import LBFGS_HISTORY
+from .vgg import channels, stride
 
 FIXED_BYTES = 1.0e9
-BYTES_PER_PIXEL = 3200.0
-
-
+BYTES_PER_PIXEL = 3200.0  # everything, for a picture run whole
 # Beyond its history, L-BFGS's peak held 44 more RGB vectors' worth: torch's working
 # vectors, the stage's best picture, and heap that glibc keeps.  Measured: a 2048 px job
 # with the full history of 50 pairs peaked at 21.66 GB, against 13.88 GB at two iterations.
 LBFGS_WORKING_VECTORS = 44
 
+# Run in blocks: the network's activations per pixel of the block's crop, and the
+# full-size pictures the engine keeps beside the optimiser's state (the picture, its
+# gradient, the stage's best and previous picture, the content at this size, and the
+# working copies made while the picture is resized or rendered), in RGB vectors.
+BLOCK_BYTES_PER_PIXEL = 3000.0
+FULL_SIZE_VECTORS = 10
+STYLE_VECTORS = 2
+# torch's L-BFGS keeps a few vectors besides its pairs: the flat gradient, the previous
+# one, the direction.
+LBFGS_BLOCKED_VECTORS = 4
+ADAM_VECTORS = 2
+VECTOR_BYTES_PER_PIXEL = 3 * 4  # one RGB float32 picture
+# Fewer pairs than this and L-BFGS loses its edge; at 10 and 20 pairs it reached the
+# same loss as at 50 (docs/engine.md, "Large pictures"), so the history gives way first.
+MIN_LBFGS_HISTORY = 10
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one stage runs: whole (tile None) or in tiles, with which optimiser."""
+
+    tile: tuple[int, int] | None
+    blocks: int
+    optimizer: str
+    history: int
+    need: float  # estimated peak bytes
+
+    @property
+    def blocked(self) -> bool:
+        return self.tile is not None
+
 
 def estimate_bytes(height: int, width: int, optimizer: str | None = None) -> float:
-    """The network's activations, plus what the optimiser keeps per pixel: L-BFGS two
-    RGB vectors per history entry and its working copies (7.3 GB at 2048 px), Adam two
-    moments, and nothing for a picture that is only looked at (a style)."""
-    lbfgs = 2 * LBFGS_HISTORY + LBFGS_WORKING_VECTORS
-    vectors = {"lbfgs": lbfgs, "adam": 2, None: 0}.get(optimizer, lbfgs)
-    return FIXED_BYTES + (BYTES_PER_PIXEL + vectors * 3 * 4) * height * width
+    """The whole picture run at once: the network's activations, plus what the optimiser
+    keeps per pixel: L-BFGS two RGB vectors per history entry and its working copies
+    (7.3 GB at 2048 px), Adam two moments, and nothing for a picture that is only looked
+    at (a style)."""
+    return FIXED_BYTES + (BYTES_PER_PIXEL + _state_vectors(optimizer, LBFGS_HISTORY, whole=True) * VECTOR_BYTES_PER_PIXEL) * height * width
+
+
+def _state_vectors(optimizer: str | None, history: int, whole: bool = False) -> int:
+    if optimizer is None:
+        return 0
+    if optimizer == "adam":
+        return ADAM_VECTORS
+    return 2 * history + (LBFGS_WORKING_VECTORS if whole else LBFGS_BLOCKED_VECTORS)
+
+
+def _full_size_bytes(pixels: int, optimizer: str | None, content_layers: Iterable[str]) -> float:
+    """What a blocked stage keeps at the picture's full size, besides the optimiser's
+    state; a picture only looked at (a style) is kept once, and a copy as it is resized."""
+    if optimizer is None:
+        return STYLE_VECTORS * VECTOR_BYTES_PER_PIXEL * pixels
+    features = sum(channels(layer) * 4 / stride(layer) ** 2 for layer in content_layers)
+    return (FULL_SIZE_VECTORS * VECTOR_BYTES_PER_PIXEL + features) * pixels
+
+
+def blocked_bytes(
+    height: int, width: int, tile: tuple[int, int], margin: int, optimizer: str | None,
+    history: int = LBFGS_HISTORY, content_layers: Iterable[str] = ("relu4_2",),
+) -> float:
+    """Peak bytes of a stage run in tiles of tile = (height, width) owned pixels."""
+    pixels = height * width
+    return (FIXED_BYTES + _full_size_bytes(pixels, optimizer, content_layers)
+            + _state_vectors(optimizer, history) * VECTOR_BYTES_PER_PIXEL * pixels
+            + BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *tile, margin))
+
+
+def _best_tile(height: int, width: int, margin: int, crop_pixels: float) -> tuple[int, int] | None:
+    """The tile whose grid costs the least network work (halos included) while its
+    largest crop holds at most `crop_pixels`: large, and near square."""
+    best: tuple[int, tuple[int, int]] | None = None
+    for tile_height in range(GRID, _ceil_grid(height) + GRID, GRID):
+        crop_height = min(height, tile_height + 2 * margin)
+        widest = math.floor(crop_pixels / crop_height)
+        if widest >= width:
+            tile_width = _ceil_grid(width)
+        else:
+            tile_width = (widest - 2 * margin) // GRID * GRID
+        if tile_width < GRID:
+            break  # taller tiles only leave less width
+        work = total_crop(height, width, tile_height, tile_width, margin)
+        if best is None or work < best[0]:
+            best = (work, (tile_height, tile_width))
+    return None if best is None else best[1]
+
+
+def _ceil_grid(length: int) -> int:
+    return math.ceil(length / GRID) * GRID
+
+
+def count_blocks(height: int, width: int, tile: tuple[int, int]) -> int:
+    return math.ceil(height / tile[0]) * math.ceil(width / tile[1])
+
+
+def plan(
+    height: int, width: int, budget: float | None, optimizer: str | None, margin: int,
+    content_layers: Iterable[str] = ("relu4_2",),
+) -> Plan:
+    """Whole when it fits; else the largest blocks that fit, after the optimiser's state.
+
+    L-BFGS's history is sized to the budget: half of what is left beside the smallest
+    blocks, at most LBFGS_HISTORY pairs.  Below MIN_LBFGS_HISTORY pairs the stage runs
+    Adam, whose state is two vectors.  A job is refused only when even the smallest
+    block does not fit beside Adam's state, and the refusal says what budget would do.
+    """
+    whole = estimate_bytes(height, width, optimizer)
+    if budget is None or whole <= budget:
+        return Plan(None, 1, optimizer or "", LBFGS_HISTORY, whole)
+    content_layers = tuple(content_layers)
+    smallest = (GRID, GRID)
+    history = LBFGS_HISTORY
+    if optimizer == "lbfgs":
+        spare = budget - blocked_bytes(height, width, smallest, margin, optimizer, 0, content_layers)
+        history = min(LBFGS_HISTORY, int(spare / 2 / (2 * VECTOR_BYTES_PER_PIXEL * height * width)))
+        if history < MIN_LBFGS_HISTORY:
+            optimizer, history = "adam", 0
+    floor = blocked_bytes(height, width, smallest, margin, optimizer, history, content_layers)
+    if floor > budget:
+        fallback = "adam" if optimizer else None
+        need = blocked_bytes(height, width, smallest, margin, fallback, 0, content_layers)
+        raise JobError(
+            f"{width}x{height} px needs at least {need / GB:.2f} GB even in the smallest blocks, but the memory "
+            f"budget is {budget / GB:.2f} GB; give a budget of {math.ceil(need / GB * 10) / 10:.1f} GB or more, "
+            "or choose a smaller size"
+        )
+    room = budget - (floor - BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *smallest, margin))
+    tile = _best_tile(height, width, margin, room / BLOCK_BYTES_PER_PIXEL)
+    assert tile is not None  # the smallest tile fits, as checked above
+    need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
+    return Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need)
 
 
 def available_bytes(device: torch.device) -> float | None:
@@ -46,11 +181,15 @@ def available_bytes(device: torch.device) -> float | None:
     return None
 
 
-def check_fits(height: int, width: int, device: torch.device, optimizer: str | None = None) -> None:
-    need = estimate_bytes(height, width, optimizer)
-    have = available_bytes(device)
-    if have is not None and need > have:
-        raise JobError(
-            f"{width}x{height} px needs about {need / 1e9:.1f} GB on {device.type}, but only "
-            f"{have / 1e9:.1f} GB is free; choose a smaller size"
-        )
+def budget_bytes(device: torch.device, *limits_gb: float | None) -> float | None:
+    """The memory a job may use: the smallest budget given, and never more than the
+    device has free; None where neither is known (Apple's MPS reports no free memory)."""
+    given = [g * GB for g in limits_gb if g is not None]
+    free = available_bytes(device)
+    known = given + ([free] if free is not None else [])
+    return min(known) if known else None
+
+
+def check_budget(memory_gb: float | None, what: str = "the memory budget") -> None:
+    if memory_gb is not None and not (isinstance(memory_gb, (int, float)) and math.isfinite(memory_gb) and memory_gb > 0):
+        raise JobError(f"{what} must be a positive number of GB, got {memory_gb}")

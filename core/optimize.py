@@ -14,15 +14,36 @@ LBFGS_HISTORY = 50
 RESTART_PATIENCE = 10
 RESTART_MIN_GAIN = 1e-3
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+# Evaluates the loss terms at x and, when asked for the gradient, leaves d(total)/dx in
+# x.grad: by autograd on the whole picture, or block by block (core/blocked.py).
+Objective = Callable[[torch.Tensor, bool], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
-def make_optimizer(name: str, image: torch.Tensor, learning_rate: float | None = None) -> torch.optim.Optimizer:
+class Interrupted(Exception):
+    """An objective saw the cancel token part-way through one evaluation."""
+
+
+def by_autograd(loss_fn: LossFn) -> Objective:
+    def objective(x: torch.Tensor, want_grad: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if not want_grad:
+            with torch.no_grad():
+                return loss_fn(x)
+        total, terms = loss_fn(x)
+        total.backward()
+        return total.detach(), {k: v.detach() for k, v in terms.items()}
+
+    return objective
+
+
+def make_optimizer(
+    name: str, image: torch.Tensor, learning_rate: float | None = None, history: int = LBFGS_HISTORY
+) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One iteration per step() so that progress and cancel happen between
         # iterations; the curvature history persists across step() calls.  The
         # tolerances are off: the iteration budget, not a threshold, ends a stage.
         return torch.optim.LBFGS(
-            [image], lr=learning_rate or 1.0, max_iter=1, history_size=LBFGS_HISTORY, tolerance_grad=-1, tolerance_change=-1
+            [image], lr=learning_rate or 1.0, max_iter=1, history_size=history, tolerance_grad=-1, tolerance_change=-1
         )
     if name == "adam":
         return torch.optim.Adam([image], lr=learning_rate or ADAM_LEARNING_RATE)
@@ -31,12 +52,13 @@ def make_optimizer(name: str, image: torch.Tensor, learning_rate: float | None =
 
 def optimise(
     image: torch.Tensor,
-    loss_fn: LossFn,
+    objective: Objective,
     iterations: int,
     optimizer: str,
     learning_rate: float | None,
     cancel: CancelToken,
     restarts: bool = True,
+    history: int = LBFGS_HISTORY,
 ) -> Iterator[tuple[int, dict[str, float]]]:
     """One stage of optimisation, in place on `image` (a contiguous leaf that requires
     grad); one yield per iteration with the loss terms, stopping early on cancel.
@@ -59,14 +81,13 @@ def optimise(
     """
     x = image
     last: dict[str, torch.Tensor] = {}
-    opt = make_optimizer(optimizer, x, learning_rate)
+    opt = make_optimizer(optimizer, x, learning_rate, history)
     best_loss = float("inf")
     best = x.detach().clone()
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        total, terms = loss_fn(x)
-        total.backward()
+        total, terms = objective(x, True)
         last.clear()
         last.update(terms)
         last["total"] = total
@@ -77,7 +98,10 @@ def optimise(
         if cancel.cancelled:
             return  # a cancelled stage keeps its current picture: the one the user last saw
         before = x.detach().clone()
-        opt.step(closure)
+        try:
+            opt.step(closure)
+        except Interrupted:
+            return  # the step was not taken: x is still the picture the user last saw
         with torch.no_grad():
             x.clamp_(0, 1)
         losses = {k: float(v.detach()) for k, v in last.items()}
@@ -90,11 +114,15 @@ def optimise(
         if restarts and optimizer == "lbfgs" and since_best >= RESTART_PATIENCE:
             with torch.no_grad():
                 x.copy_(best)
-            opt = make_optimizer(optimizer, x, learning_rate)
+            opt = make_optimizer(optimizer, x, learning_rate, history)
             since_best = 0
         yield iteration, losses
     if cancel.cancelled:
         return
-    with torch.no_grad():  # the last step's picture has not been measured yet
-        if float(loss_fn(x)[0]) >= best_loss:
+    try:  # the last step's picture has not been measured yet
+        last_loss = float(objective(x, False)[0])
+    except Interrupted:
+        return
+    if last_loss >= best_loss:
+        with torch.no_grad():
             x.copy_(best)

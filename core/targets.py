@@ -14,8 +14,6 @@ from typing import Protocol
 
 import torch
 
-from .losses import gram
-
 
 class TargetCache(Protocol):
     def get(self, key: Hashable) -> StyleTargets | None: ...
@@ -39,18 +37,19 @@ def fingerprint(image: torch.Tensor) -> str:
 def style_targets(
     image: torch.Tensor,
     layers: Sequence[str],
-    features: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]],
+    grams: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]],
     network_key: Hashable,
     cache: TargetCache | None = None,
 ) -> StyleTargets:
+    """The style's Gram matrices at `layers`, from the cache when this very style was
+    seen before; `grams` computes them (whole or in blocks: the cache cannot tell)."""
     key = (network_key, fingerprint(image), tuple(image.shape), tuple(sorted(layers)))
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
             return hit
     with torch.no_grad():
-        feats = features(image, layers)
-        targets = StyleTargets({name: gram(feats[name]) for name in layers})
+        targets = StyleTargets(grams(image, layers))
     if cache is not None:
         cache[key] = targets
     return targets

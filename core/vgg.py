@@ -47,8 +47,38 @@ LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
 
 def feature_size(layer: str, size: tuple[int, int]) -> tuple[int, int]:
     """A layer's feature-map size for an input size: each pooling up to it halves it."""
-    pools = sum(1 for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if name.startswith("pool"))
-    return size[0] >> pools, size[1] >> pools
+    s = stride(layer)
+    return size[0] // s, size[1] // s
+
+
+def channels(layer: str) -> int:
+    """The depth of a layer's feature map."""
+    convs = [item for item in _CONFIG if item != "M"]
+    number = sum(1 for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if name.startswith("conv"))
+    return int(convs[max(number, 1) - 1])
+
+
+def stride(layer: str) -> int:
+    """How many input pixels one position of a layer's feature map stands for."""
+    return 1 << sum(1 for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if name.startswith("pool"))
+
+
+def reach(layer: str) -> tuple[int, int]:
+    """How far past its own cell a feature at `layer` sees: (pixels before, pixels after).
+
+    A position p with stride s owns input pixels [s*p, s*p + s); its value depends on
+    pixels [s*p - before, s*p + s + after).  Each 3x3 convolution widens that by one
+    position on both sides, each 2x2 pooling by one position after.  relu5_1 sees 70
+    pixels before and 82 after, 168 px in all.
+    """
+    low, high, step = 0, 0, 1
+    for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1]:
+        if name.startswith("conv"):
+            low, high = low - step, high + step
+        elif name.startswith("pool"):
+            high += step
+            step *= 2
+    return -low, high - (step - 1)
 
 
 class ScaledAvgPool2d(nn.Module):
