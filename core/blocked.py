@@ -211,6 +211,8 @@ class BlockedObjective:
         grads: list[torch.Tensor] = []
         for layer in self.style_layers:
             owned = _owned(feats[layer], block, layer)
+            if owned.numel() == 0:
+                continue  # a last sliver of rows smaller than this layer's stride owns none of its positions
             outputs.append(owned)
             with torch.no_grad():
                 f = positions_by_channels(owned.float())

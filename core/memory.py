@@ -32,12 +32,15 @@ BYTES_PER_PIXEL = 3200.0  # everything, for a picture run whole
 # with the full history of 50 pairs peaked at 21.66 GB, against 13.88 GB at two iterations.
 LBFGS_WORKING_VECTORS = 44
 
-# Run in blocks: the network's activations per pixel of the block's crop, and the
-# full-size pictures the engine keeps beside the optimiser's state (the picture, its
-# gradient, the stage's best and previous picture, the content at this size, and the
-# working copies made while the picture is resized or rendered), in RGB vectors.
-BLOCK_BYTES_PER_PIXEL = 3000.0
-FULL_SIZE_VECTORS = 10
+# Run in blocks: the network's activations per pixel of the block's crop, and what is
+# kept at the picture's full size beside the optimiser's state, in RGB vectors: the
+# picture, its gradient, the stage's best and previous picture, the content, the style
+# resized to the stage, the rendered result, and heap that glibc keeps between blocks of
+# different sizes.  Fitted to three blocked jobs measured in fresh processes (bench/
+# blocks_bench.py): 1024 px in 20, 12 and 6 blocks peaked at 0.95, 1.09 and 1.27 GB, and
+# 2048 px in 20 blocks at 2.19 GB; the fit is 1600 B per crop pixel and 255 B per pixel.
+BLOCK_BYTES_PER_PIXEL = 1700.0
+FULL_SIZE_VECTORS = 19
 STYLE_VECTORS = 2
 # torch's L-BFGS keeps a few vectors besides its pairs: the flat gradient, the previous
 # one, the direction.
@@ -163,6 +166,8 @@ def plan(
     tile = _best_tile(height, width, margin, room / BLOCK_BYTES_PER_PIXEL)
     assert tile is not None  # the smallest tile fits, as checked above
     need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
+    if count_blocks(height, width, tile) == 1:
+        return Plan(None, 1, optimizer or "", history, need)  # one block is the whole picture, in one pass
     return Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need)
 
 

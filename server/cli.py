@@ -106,6 +106,8 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    cli_serve.add_memory_argument(parser, "most memory the job may use (default: what the device has free); a "
+                                          "picture that does not fit runs in blocks, to the same result, more slowly")
     parser.add_argument("--weights", default="default",
                         help="VGG19 weights: 'default' (torchvision's, from the torch hub cache), a .pth file, "
                              "or random:SEED (tests only)")
@@ -164,6 +166,9 @@ def _run_stylize(args: argparse.Namespace) -> int:
         raise UsageError("--save-every must be 0 (off) or a positive number of iterations")
 
     if args.server:
+        if args.memory_gb is not None:
+            raise UsageError("--memory-gb cannot be used with --server: the server's operator sets its budget "
+                             "(restyle serve --memory-gb)")
         return _stylize_remote(args, content, styles, regions, output)
     return _stylize_here(args, content, styles, regions, init, output)
 
@@ -191,7 +196,7 @@ def _stylize_here(args: argparse.Namespace, content: Any, styles: list, regions:
         content=content, regions=job_regions, size=args.size, strength=args.strength, weights=weights,
         style_scale=args.style_scale, preserve_colors=args.preserve_colors, init=init, optimizer=args.optimizer,
         learning_rate=args.learning_rate, iterations=iterations, min_size=args.min_size, stages=args.stages,
-        seed=args.seed, pooling=args.pooling,
+        seed=args.seed, pooling=args.pooling, memory_gb=args.memory_gb,
     )
     if args.content_layers:
         job.content_layers = list(args.content_layers)
@@ -268,7 +273,7 @@ def _run_draw(args: argparse.Namespace) -> int:
         raise UsageError("--frame-every must be at least 1")
     job = DrawJob(content=content, styles=styles, size=args.size, strength=args.strength,
                   style_scale=args.style_scale, iterations=args.iterations, seed=args.seed,
-                  frame_every=args.frame_every, pooling=args.pooling)
+                  frame_every=args.frame_every, pooling=args.pooling, memory_gb=args.memory_gb)
     engine = _engine(args)
     frames: list[Any] = []
     try:
@@ -366,7 +371,8 @@ class _Bar:
     def update_local(self, event: Any) -> None:
         bar = self._ensure(event.steps)
         if bar is not None:
-            bar.set_description(f"stage {event.stage}/{event.stages} {event.size[1]}x{event.size[0]}")
+            blocks = f" in {event.blocks} blocks" if event.blocks > 1 else ""
+            bar.set_description(f"stage {event.stage}/{event.stages} {event.size[1]}x{event.size[0]}{blocks}")
             bar.set_postfix(loss=f"{event.losses.get('total', 0):.4g}", refresh=False)
             bar.update(event.step - bar.n)
 
@@ -374,7 +380,8 @@ class _Bar:
         if isinstance(event, ev.Progress):
             bar = self._ensure(event.steps)
             if bar is not None:
-                bar.set_description(f"stage {event.stage}/{event.stages}")
+                blocks = f" in {event.blocks} blocks" if event.blocks > 1 else ""
+                bar.set_description(f"stage {event.stage}/{event.stages}{blocks}")
                 bar.update(event.step - bar.n)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -24,6 +25,20 @@ log = logging.getLogger("restyle.server")
 MIB = 1024 * 1024
 
 
+def add_memory_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--memory-gb", type=_positive_gb, metavar="GB", help=help)
+
+
+def _positive_gb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of GB, got {text!r}")
+    return value
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits, config = Limits(), ServerConfig()
     parser.add_argument(
@@ -38,6 +53,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best there is)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    add_memory_argument(parser, "most memory one job may use on the device (default: what the device has free); "
+                                "larger pictures run in blocks, to the same result, more slowly")
     parser.add_argument(
         "--max-pixels",
         type=int,
@@ -93,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         weights=args.weights,
         device=args.device,
         precision=args.precision,
+        memory_gb=args.memory_gb,
         limits=Limits(
             max_pixels=args.max_pixels,
             max_message_bytes=int(args.max_message_mb * MIB),

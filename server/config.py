@@ -13,8 +13,10 @@ from restyle_client import DEFAULT_ENDPOINT
 class Limits:
     """What one client may ask for; over any of these it gets an error, others go on."""
 
-    max_pixels: int = 4096 * 4096  # per layer: content, each style, each mask
-    max_message_bytes: int = 512 * 1024 * 1024  # also ZMQ_MAXMSGSIZE, per frame
+    max_pixels: int = 8192 * 8192  # per layer: content, each style, each mask
+    # An 8192 x 8192 RGBA 16-bit layer is 512 MiB; a job sends it with a style layer
+    # from the same document, which may be as large.  Also ZMQ_MAXMSGSIZE, per frame.
+    max_message_bytes: int = 1280 * 1024 * 1024
     max_jobs_per_client: int = 8  # queued plus running
     max_jobs_total: int = 64
 
@@ -28,6 +30,7 @@ class ServerConfig:
     weights: str = "default"
     device: str | None = None
     precision: str = "auto"
+    memory_gb: float | None = None  # per job on the device; None: what the device has free
     limits: Limits = field(default_factory=Limits)
     cache_bytes: int = 512 * 1024 * 1024  # style targets (Gram matrices) kept across jobs
     heartbeat_interval: float = 2.0  # how often clients should ping

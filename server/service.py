@@ -67,7 +67,8 @@ class StyleServer:
         self._server_keys = keys_mod.load_server_keys(config.keys) if config.keys else None
         self.cache = MemoryLRU(config.cache_bytes)
         self.engine = engine or StyleTransfer(
-            weights=config.weights, device=config.device, precision=config.precision, style_cache=self.cache
+            weights=config.weights, device=config.device, precision=config.precision, style_cache=self.cache,
+            memory_gb=config.memory_gb,
         )
         if engine is not None and getattr(engine, "style_cache", None) is None:
             engine.style_cache = self.cache

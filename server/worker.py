@@ -113,6 +113,7 @@ class Worker:
                             dict(event.losses),
                             event.elapsed,
                             event.eta,
+                            event.blocks,
                         ),
                     )
                     if event.image is not None:

@@ -37,6 +37,7 @@ class Progress:
     losses: dict[str, float]
     elapsed: float
     eta: float | None
+    blocks: int = 1  # the picture is run in this many blocks, each iteration: 1 when it fits whole
 
 
 @dataclass

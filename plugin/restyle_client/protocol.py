@@ -150,6 +150,7 @@ def encode(message: Message) -> list[Any]:
                     "losses": dict(m.losses),
                     "elapsed": float(m.elapsed),
                     "eta": None if m.eta is None else float(m.eta),
+                    "blocks": m.blocks,
                 }
             )
         ]
@@ -372,6 +373,7 @@ def decode(frames: Frames) -> Message:
             losses={k: float(v) for k, v in losses.items()},
             elapsed=float(f.get("elapsed", (int, float))),
             eta=f.get("eta", (int, float), none_ok=True),
+            blocks=f.get("blocks", (int,), default=1),
         )
     if kind == "preview":
         return ev.Preview(job_id=f.get("job_id", (str,)), pixels=_one_image(header, pixels, job_id))

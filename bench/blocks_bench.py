@@ -1,0 +1,196 @@
+"""Large pictures in blocks: peak memory under a budget, the cost of blocking, and an A4
+page at 300 dpi run to the end.
+
+    .venv/bin/python bench/blocks_bench.py [--budget-gb 4] [--huge] [--a4]
+
+Each size runs in a fresh process, so that each peak is its own (VmHWM; on CUDA, torch's
+peak allocation).  The time ratio is measured within one process, blocked and whole in
+turn, because absolute times drift with whatever else runs on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import memory  # noqa: E402
+from core.blocks import halo  # noqa: E402
+from core.engine import StyleTransfer  # noqa: E402
+from core.events import Progress, Result  # noqa: E402
+from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Job, Region, StyleImage  # noqa: E402
+
+WEIGHTS = "random:0"
+HERE = Path(__file__).resolve().parent
+MARGIN = halo([*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS])
+
+
+def pictures(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth content picture with some structure, and a 512 px textured style."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    content = np.empty((height, width, 3), np.float32)
+    content[..., 0] = x
+    content[..., 1] = y
+    content[..., 2] = 0.5 + 0.3 * np.sin(12 * x * y)
+    coarse = rng.random((65, 65, 3)).astype(np.float32)
+    style = np.kron(coarse, np.ones((8, 8, 1), np.float32))[:512, :512]
+    style = np.clip(style + 0.2 * rng.standard_normal(style.shape).astype(np.float32), 0, 1)
+    return content, style
+
+
+def _peak_bytes(engine: StyleTransfer) -> int:
+    if engine.device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def probe(size: int, budget_gb: float, iterations: int) -> dict[str, Any]:
+    """Run in a child process: one full-size stage of a job, then its peak memory."""
+    engine = StyleTransfer(WEIGHTS)
+    content, style = pictures(size, size)
+    job = Job(content=content, regions=[Region([StyleImage(style)])], stages=1, iterations=iterations, memory_gb=budget_gb)
+    blocks, seconds, optimizer = 1, [], ""
+    last = time.perf_counter()
+    for event in engine.run(job):
+        if isinstance(event, Progress):
+            now = time.perf_counter()
+            seconds.append(now - last)
+            last = now
+            blocks = event.blocks
+    assert isinstance(event, Result)
+    plan = memory.plan(size, size, memory.budget_bytes(engine.device, budget_gb), "lbfgs", MARGIN)
+    optimizer = plan.optimizer
+    return {"size": size, "budget_gb": budget_gb, "peak_bytes": _peak_bytes(engine), "blocks": blocks,
+            "tile": plan.tile, "optimizer": optimizer, "history": plan.history, "estimate_bytes": plan.need,
+            "seconds_per_iteration": seconds, "completed": not event.cancelled}
+
+
+def memory_rows(sizes: list[int], budget_gb: float, iterations: dict[int, int]) -> list[dict[str, Any]]:
+    rows = []
+    for size in sizes:
+        command = [sys.executable, __file__, "--probe", str(size), str(budget_gb), str(iterations.get(size, 2))]
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode != 0:
+            rows.append({"size": size, "budget_gb": budget_gb, "error": out.stderr.strip().splitlines()[-1:]})
+        else:
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print_row(rows[-1])
+    return rows
+
+
+def print_row(r: dict[str, Any]) -> None:
+    if "error" in r:
+        print(f"  {r['size']:>5} px, budget {r['budget_gb']:g} GB: failed {r['error']}", flush=True)
+        return
+    per = r["seconds_per_iteration"]
+    print(f"  {r['size']:>5} px, budget {r['budget_gb']:g} GB: peak {r['peak_bytes'] / 1e9:.2f} GB "
+          f"(estimate {r['estimate_bytes'] / 1e9:.2f}), {r['blocks']} blocks of {r['tile']}, {r['optimizer']}"
+          f"{' ' + str(r['history']) + ' pairs' if r['optimizer'] == 'lbfgs' else ''}, "
+          f"{per[-1]:.1f} s for the last iteration", flush=True)
+
+
+def time_ratio(size: int, budget_gb: float, repeats: int) -> dict[str, Any]:
+    """Seconds per gradient, whole and in blocks, alternated in one process."""
+    engine = StyleTransfer(WEIGHTS)
+    content, style = pictures(size, size)
+    image = np.clip(content + 0.05, 0, 1)
+    engine.style_cache = {}  # type: ignore[assignment]  # a dict is a cache: both sides skip the style pass
+    whole, blocked, blocks = [], [], 1
+    for _ in range(repeats):
+        for budget, times in ((None, whole), (budget_gb, blocked)):
+            job = Job(content=content, regions=[Region([StyleImage(style)])], memory_gb=budget)
+            start = time.perf_counter()
+            _, _, used = engine.gradient(job, image)
+            times.append(time.perf_counter() - start)
+            if budget is not None:
+                blocks = used
+    return {"size": size, "budget_gb": budget_gb, "blocks": blocks, "whole_seconds": whole, "blocked_seconds": blocked,
+            "ratio": float(np.median(blocked) / np.median(whole))}
+
+
+def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
+    """An A4 page at 300 dpi, the default schedule with a short full-size stage."""
+    from core.schedule import DEFAULT_EARLY_ITERATIONS, ladder
+
+    height, width = 3508, 2480
+    content, style = pictures(height, width)
+    stages = len(ladder(height, width))
+    iterations = [DEFAULT_EARLY_ITERATIONS] * (stages - 1) + [final_iterations]
+    engine = StyleTransfer(WEIGHTS)
+    job = Job(content=content, regions=[Region([StyleImage(style)])], iterations=iterations, memory_gb=budget_gb)
+    start = time.perf_counter()
+    stage_log: list[dict[str, Any]] = []
+    for event in engine.run(job):
+        if isinstance(event, Progress):
+            if not stage_log or stage_log[-1]["stage"] != event.stage:
+                stage_log.append({"stage": event.stage, "size": event.size, "blocks": event.blocks, "start": event.elapsed})
+            stage_log[-1]["end"] = event.elapsed
+            stage_log[-1]["loss"] = event.losses["total"]
+        else:
+            result = event
+    wall = time.perf_counter() - start
+    from PIL import Image
+
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    Image.fromarray((result.image * 255 + 0.5).astype(np.uint8)).save(out / "a4-blocked.png")
+    return {"wall_seconds": wall, "peak_bytes": _peak_bytes(engine), "stages": stage_log, "budget_gb": budget_gb,
+            "image": str(out / "a4-blocked.png")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-gb", type=float, default=4.0)
+    parser.add_argument("--huge", action="store_true", help="also 8192 px, one iteration")
+    parser.add_argument("--a4", action="store_true", help="also run an A4 page at 300 dpi to the end (about an hour here)")
+    parser.add_argument("--skip", action="append", default=[], choices=["memory", "ratio"])
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        print(json.dumps(probe(int(args.probe[0]), float(args.probe[1]), int(args.probe[2]))))
+        return 0
+    figures: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if "memory" not in args.skip:
+        print(f"Peak memory with a {args.budget_gb:g} GB budget, each size in a fresh process, one full-size stage")
+        sizes = [1024, 2048, 4096] + ([8192] if args.huge else [])
+        figures["memory"] = memory_rows(sizes, args.budget_gb, {8192: 1})
+    if "ratio" not in args.skip:
+        print("\nTime per iteration (one gradient), in blocks against whole, in one process")
+        figures["ratio"] = []
+        for size, budget in ((1024, 2.5), (2048, 4.0)):
+            row = time_ratio(size, budget, 2)
+            figures["ratio"].append(row)
+            print(f"  {size} px: whole {np.median(row['whole_seconds']):.1f} s, {row['blocks']} blocks "
+                  f"{np.median(row['blocked_seconds']):.1f} s: {row['ratio']:.2f}x", flush=True)
+    if args.a4:
+        print(f"\nA4 at 300 dpi (2480 x 3508 px), default schedule, 10 full-size iterations, {8:g} GB budget")
+        figures["a4"] = a4(8.0, 10)
+        a = figures["a4"]
+        for s in a["stages"]:
+            print(f"  stage {s['stage']} {s['size'][1]}x{s['size'][0]}: {s['blocks']} blocks, "
+                  f"{s['end'] - s['start']:.0f} s, loss {s['loss']:.4f}")
+        print(f"  wall {a['wall_seconds'] / 60:.1f} min, peak {a['peak_bytes'] / 1e9:.2f} GB; picture: {a['image']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
