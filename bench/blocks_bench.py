@@ -123,6 +123,36 @@ def time_ratio(size: int, budget_gb: float, repeats: int) -> dict[str, Any]:
             "ratio": float(np.median(blocked) / np.median(whole))}
 
 
+def optimiser_cost(size: int, iterations: int) -> list[dict[str, Any]]:
+    """What the optimiser's state buys: one scale, the same job, L-BFGS with its full
+    history and with the smallest the budget may leave it, and Adam."""
+    engine = StyleTransfer(WEIGHTS)
+    content, style = pictures(size, size)
+    rows = []
+    for name, optimizer, history in (("L-BFGS, 50 pairs", "lbfgs", 50), ("L-BFGS, 10 pairs", "lbfgs", 10),
+                                     ("Adam", "adam", 0)):
+        job = Job(content=content, regions=[Region([StyleImage(style)])], stages=1, iterations=iterations,
+                  optimizer=optimizer)
+        plan = memory.Plan(None, 1, optimizer, history, 0.0)
+        start = time.perf_counter()
+        result = _run_with_plan(engine, job, plan)
+        rows.append({"optimizer": name, "loss": engine.evaluate(job, result.image)["total"],
+                     "seconds": time.perf_counter() - start})
+    return rows
+
+
+def _run_with_plan(engine: StyleTransfer, job: Job, plan: memory.Plan) -> Result:
+    """The job with this optimiser state, whatever the budget would pick."""
+    original = engine._plan
+    engine._plan = lambda *args, **kwargs: plan  # type: ignore[method-assign]
+    try:
+        *_, result = engine.run(job)
+    finally:
+        engine._plan = original  # type: ignore[method-assign]
+    assert isinstance(result, Result)
+    return result
+
+
 def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
     """An A4 page at 300 dpi, the default schedule with a short full-size stage."""
     from core.schedule import DEFAULT_EARLY_ITERATIONS, ladder
@@ -158,7 +188,7 @@ def main() -> int:
     parser.add_argument("--budget-gb", type=float, default=4.0)
     parser.add_argument("--huge", action="store_true", help="also 8192 px, one iteration")
     parser.add_argument("--a4", action="store_true", help="also run an A4 page at 300 dpi to the end (about an hour here)")
-    parser.add_argument("--skip", action="append", default=[], choices=["memory", "ratio"])
+    parser.add_argument("--skip", action="append", default=[], choices=["memory", "ratio", "optimiser"])
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -178,6 +208,11 @@ def main() -> int:
             figures["ratio"].append(row)
             print(f"  {size} px: whole {np.median(row['whole_seconds']):.1f} s, {row['blocks']} blocks "
                   f"{np.median(row['blocked_seconds']):.1f} s: {row['ratio']:.2f}x", flush=True)
+    if "optimiser" not in args.skip:
+        print("\nThe optimiser's state and the loss, 256 px, one scale, 150 iterations")
+        figures["optimiser"] = optimiser_cost(256, 150)
+        for row in figures["optimiser"]:
+            print(f"  {row['optimizer']}: loss {row['loss']:.4f}, {row['seconds']:.0f} s", flush=True)
     if args.a4:
         print(f"\nA4 at 300 dpi (2480 x 3508 px), default schedule, 10 full-size iterations, {8:g} GB budget")
         figures["a4"] = a4(8.0, 10)

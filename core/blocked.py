@@ -109,6 +109,7 @@ class BlockedObjective:
             {layer: gram_norm(_positions(layer, size), r.loss.mask(layer)) for layer in r.loss.targets}
             for r in self.regions
         ]
+        self._gradient: torch.Tensor | None = None
         self._content_targets: list[dict[str, torch.Tensor]] = []
         self._content_scale: dict[str, float] = {}
         if content is not None:
@@ -141,7 +142,10 @@ class BlockedObjective:
         w = self.weights
         total = w.content * content + w.style * style + w.tv * tv
         if want_grad:
-            gradient = torch.zeros_like(image)
+            # One buffer for every evaluation: a full-size picture, not reallocated each time.
+            if self._gradient is None or self._gradient.shape != image.shape:
+                self._gradient = torch.empty_like(image)
+            gradient = self._gradient.zero_()
             for index, block in enumerate(self.blocks):
                 self._check_cancel()
                 gradient[(..., *block.crop)] += self._block_gradient(image, index, block, gram_grads, (height, width))

@@ -83,7 +83,10 @@ def optimise(
     last: dict[str, torch.Tensor] = {}
     opt = make_optimizer(optimizer, x, learning_rate, history)
     best_loss = float("inf")
+    # Two full-size buffers, swapped rather than reallocated: at 8192 px each is 805 MB,
+    # and a fresh one every iteration fragments the heap.
     best = x.detach().clone()
+    before = torch.empty_like(best)
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -97,7 +100,7 @@ def optimise(
     for iteration in range(1, iterations + 1):
         if cancel.cancelled:
             return  # a cancelled stage keeps its current picture: the one the user last saw
-        before = x.detach().clone()
+        before.copy_(x.detach())
         try:
             opt.step(closure)
         except Interrupted:
@@ -110,7 +113,7 @@ def optimise(
         else:
             since_best += 1
         if losses["total"] < best_loss:
-            best_loss, best = losses["total"], before
+            best_loss, best, before = losses["total"], before, best
         if restarts and optimizer == "lbfgs" and since_best >= RESTART_PATIENCE:
             with torch.no_grad():
                 x.copy_(best)

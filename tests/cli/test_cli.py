@@ -133,3 +133,29 @@ def test_stylize_reports_a_server_that_does_not_answer(files):
     assert done.returncode == 2
     assert "127.0.0.1:9" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("budget", ["0", "-2", "nan", "lots"])
+def test_a_memory_budget_must_be_a_positive_number(files, budget):
+    out = files["dir"] / "out.png"
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--memory-gb", budget, *FAST)
+    assert done.returncode == 2 and "--memory-gb: expected a positive number of GB" in done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["stylize", "draw"])
+def test_a_budget_too_small_for_one_block_is_refused_before_the_work(files, command):
+    out = files["dir"] / "out.png"
+    styles = [str(files["style"])]
+    done = restyle(command, str(files["content"]), *styles, "-o", str(out), "--memory-gb", "0.1",
+                   "--weights", "random:0", "-q")
+    assert done.returncode == 2, done.stderr
+    assert "even in the smallest blocks" in done.stderr and "memory budget is 0.10 GB" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_a_budget_for_a_remote_job_belongs_to_the_server(files):
+    out = files["dir"] / "out.png"
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--memory-gb", "4",
+                   "--server", "tcp://127.0.0.1:1", *FAST)
+    assert done.returncode == 2 and "restyle serve --memory-gb" in done.stderr

@@ -51,6 +51,18 @@ def test_f16_results_out_of_half_range_are_clamped_not_refused():
     assert struct.unpack("<4e", px.wire_to_native(wire, "F16")) == (65504.0, 0.5, -65504.0, 1.0)
 
 
+def test_f16_layers_convert_in_chunks_across_every_chunk_border(monkeypatch):
+    """Large layers convert a chunk at a time (bounded memory); no sample is lost or
+    moved at the chunk borders, including a last partial chunk and an overflow in it."""
+    monkeypatch.setattr(px, "CHUNK_SAMPLES", 3)
+    values = tuple(float(v) / 8 for v in range(14)) + (0.5, 0.25)  # 4 pixels, 16 samples
+    native = struct.pack("<16e", *values)
+    wire = px.native_to_wire(native, 2, 2, "F16")
+    assert px.wire_to_native(wire, "F16") == native
+    overflowing = Pixels(1, 1, 4, "f32", struct.pack("<4f", 0.5, 0.25, 0.125, 1e9))
+    assert struct.unpack("<4e", px.wire_to_native(overflowing, "F16")) == (0.5, 0.25, 0.125, 65504.0)
+
+
 @pytest.mark.parametrize("model,depth", [("CMYKA", "U8"), ("GRAYA", "U16"), ("LABA", "U16"), ("XYZA", "F32")])
 def test_other_colour_models_get_a_message_saying_what_to_do(model, depth):
     with pytest.raises(px.UnsupportedFormat, match="Convert Image Color Space"):

@@ -54,19 +54,30 @@ def swap_channels(data: bytes, depth: str) -> bytearray:
     return out
 
 
+# Samples converted at a time: `struct` makes a Python float of every sample, so a whole
+# 8192 x 8192 RGBA layer at once (268 million of them) would take about 10 GB.
+CHUNK_SAMPLES = 1 << 20
+
+
 def half_to_float(data: bytes) -> bytes:
-    count = len(data) // 2
-    return struct.pack(f"<{count}f", *struct.unpack(f"<{count}e", data))
+    out = bytearray()
+    for start in range(0, len(data) // 2, CHUNK_SAMPLES):
+        count = min(CHUNK_SAMPLES, len(data) // 2 - start)
+        out += struct.pack(f"<{count}f", *struct.unpack_from(f"<{count}e", data, 2 * start))
+    return bytes(out)
 
 
 def float_to_half(data: bytes) -> bytes:
-    count = len(data) // 4
-    values = struct.unpack(f"<{count}f", data)
-    try:
-        return struct.pack(f"<{count}e", *values)
-    except OverflowError:
-        # Only out-of-range values need the slow path; half floats top out at 65504.
-        return struct.pack(f"<{count}e", *(max(-65504.0, min(65504.0, v)) for v in values))
+    out = bytearray()
+    for start in range(0, len(data) // 4, CHUNK_SAMPLES):
+        count = min(CHUNK_SAMPLES, len(data) // 4 - start)
+        values = struct.unpack_from(f"<{count}f", data, 4 * start)
+        try:
+            out += struct.pack(f"<{count}e", *values)
+        except OverflowError:
+            # Only out-of-range values need the slow path; half floats top out at 65504.
+            out += struct.pack(f"<{count}e", *(max(-65504.0, min(65504.0, v)) for v in values))
+    return bytes(out)
 
 
 def native_to_wire(data: bytes, width: int, height: int, depth: str) -> Pixels:
