@@ -81,12 +81,20 @@ def probe(size: int, budget_gb: float, iterations: int) -> dict[str, Any]:
 
 
 def memory_rows(sizes: list[int], budget_gb: float, iterations: dict[int, int]) -> list[dict[str, Any]]:
-    rows = []
+    """Each size at the budget; a size the budget cannot hold is also run at the smallest
+    budget that can (rounded up to 0.5 GB), to show where that is."""
+    runs = []
     for size in sizes:
-        command = [sys.executable, __file__, "--probe", str(size), str(budget_gb), str(iterations.get(size, 2))]
+        runs.append((size, budget_gb))
+        need = memory.smallest_budget(size, size, "lbfgs", MARGIN) / memory.GB
+        if need > budget_gb:
+            runs.append((size, np.ceil(need * 2) / 2))
+    rows = []
+    for size, budget in runs:
+        command = [sys.executable, __file__, "--probe", str(size), str(budget), str(iterations.get(size, 2))]
         out = subprocess.run(command, capture_output=True, text=True)
         if out.returncode != 0:
-            rows.append({"size": size, "budget_gb": budget_gb, "error": out.stderr.strip().splitlines()[-1:]})
+            rows.append({"size": size, "budget_gb": budget, "error": out.stderr.strip().splitlines()[-1:]})
         else:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print_row(rows[-1])

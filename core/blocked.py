@@ -186,7 +186,8 @@ class BlockedObjective:
 
     def _content_part(self, feats: Mapping[str, torch.Tensor], index: int, block: Block) -> torch.Tensor:
         part = torch.zeros((), device=next(iter(feats.values())).device)
-        for layer, target in self._content_targets[index].items() if self._content_targets else ():
+        targets = self._content_targets[index] if self._content_targets else {}
+        for layer, target in targets.items():
             part = part + (_owned(feats[layer], block, layer).float() - target).square().sum() * self._content_scale[layer]
         return part
 
@@ -194,7 +195,7 @@ class BlockedObjective:
         """The style loss of the finished Gram matrices, and d(weighted loss)/d(Gram),
         symmetrised and divided by each sum's norm: what pass 2 multiplies features by."""
         if not self.regions:
-            return torch.zeros(()), []
+            return torch.zeros(()), []  # no style term: drawing mode's content-only stages
         leaves = [{layer: g.detach().requires_grad_(True) for layer, g in region.items()} for region in grams]
         with torch.enable_grad():
             style = sum(r.weight * r.loss.compare(g) for r, g in zip(self.regions, leaves, strict=True)) / self.region_total

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -128,7 +129,7 @@ class StyleTransfer:
             for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
                 x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
                 previous = size
-                plan = self._plan(size, prep, job.optimizer, job.pooling)
+                plan = self._plan(size, prep, job.optimizer)
                 objective = self._stylize_objective(prep, size, job, plan, cancel)
                 stream = optimise(x, objective, iterations, plan.optimizer, job.learning_rate, cancel, self.restarts, plan.history)
                 for iteration, losses in stream:
@@ -136,6 +137,7 @@ class StyleTransfer:
                     elapsed = time.perf_counter() - start
                     image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
                     yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image, plan.blocks)
+                objective, stream = None, None  # freed before the next stage builds its own
                 if cancel.cancelled:
                     break
         except RuntimeError as error:  # out of memory, above all
@@ -143,6 +145,9 @@ class StyleTransfer:
                 raise
             # A job that fails half-way still hands back the picture it had made.
             cancel.cancel(f"failed: {error}")
+        # A failed stage's gradient and content features are not needed to render the
+        # result; at 8192 px they are 2.9 GB, so they go first.
+        x, objective, stream = x.detach(), None, None
         final_size = (prep.original.shape[-2], prep.original.shape[-1]) if job.full_resolution else prep.out_size
         yield Result(
             image=to_array(self._render(x, prep, final_size)),
@@ -179,7 +184,7 @@ class StyleTransfer:
         if prep.luminance_only:
             x = color.luminance(x)
         x = x.contiguous().requires_grad_(want_grad)
-        plan = self._plan(prep.out_size, prep, job.optimizer, job.pooling)
+        plan = self._plan(prep.out_size, prep, job.optimizer)
         total, terms = self._stylize_objective(prep, prep.out_size, job, plan)(x, want_grad)
         return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}, x, plan.blocks
 
@@ -187,9 +192,8 @@ class StyleTransfer:
         memory.check_budget(job_memory_gb)
         return memory.budget_bytes(self.device, job_memory_gb, self.memory_gb)
 
-    def _plan(self, size: tuple[int, int], prep: _Prepared, optimizer: str | None, pooling: str) -> memory.Plan:
-        layers = set(prep.content_layers) | set(prep.style_layers)
-        return memory.plan(*size, prep.budget, optimizer, halo(layers or ["relu5_1"]), prep.content_layers)
+    def _plan(self, size: tuple[int, int], prep: _Prepared, optimizer: str | None) -> memory.Plan:
+        return _plan(size, prep.budget, optimizer, prep.content_layers, prep.style_layers)
 
     def _prepare(self, job: Job) -> _Prepared:
         content = check_image(job.content, "the content image")
@@ -214,8 +218,7 @@ class StyleTransfer:
 
         out_size = fit_long_side(height, width, job.size) if job.size else (height, width)
         budget = self._budget(job.memory_gb)
-        # Refused now, before any work, if even the smallest blocks cannot fit.
-        memory.plan(*out_size, budget, job.optimizer, halo(set(content_layers) | set(style_layers)), content_layers)
+        _plan(out_size, budget, job.optimizer, content_layers, style_layers)  # refused now if even the smallest blocks cannot fit
         sizes = ladder(*out_size, job.min_size, job.stages)
         iterations = iterations_per_stage(len(sizes), job.iterations)
 
@@ -313,12 +316,9 @@ class StyleTransfer:
     ) -> Objective:
         """The loss of one stage, whole when it fits the budget and in blocks when not."""
         content_now = resize(content, size)
-
-        def features(image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-            return self.features(image, layers, pooling)
-
+        features = partial(self.features, pooling=pooling)
         if plan.tile is not None:
-            blocks = grid(*size, *plan.tile, halo(set(content_layers) | {k for r in regions for k in r.loss.targets}))
+            blocks = grid(*size, *plan.tile, plan.margin)
             return BlockedObjective(features, size, blocks, content_now, content_layers, regions, w, cancel)
         with torch.no_grad():
             # Only the content layers' features are kept: at 2048 px the style layers'
@@ -340,13 +340,14 @@ class StyleTransfer:
 
     def _grams(self, image: torch.Tensor, layers: Sequence[str], pooling: str, budget: float | None) -> dict[str, torch.Tensor]:
         """A style's Gram matrices, in blocks when the style is too large to run whole."""
-        plan = memory.plan(image.shape[-2], image.shape[-1], budget, None, halo(layers))
-        features = lambda img, ls: self.features(img, ls, pooling)  # noqa: E731
+        size = (image.shape[-2], image.shape[-1])
+        plan = _plan(size, budget, None, {}, layers)
+        features = partial(self.features, pooling=pooling)
         if plan.tile is None:
             with torch.no_grad():
                 feats = features(image, layers)
                 return {name: gram(feats[name]) for name in layers}
-        return blocked_grams(image, layers, features, grid(image.shape[-2], image.shape[-1], *plan.tile, halo(layers)))
+        return blocked_grams(image, layers, features, grid(*size, *plan.tile, plan.margin))
 
     def _render(self, x: torch.Tensor, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
         """The picture as the user will get it: colour restored, masks and alpha applied."""
@@ -390,15 +391,15 @@ class StyleTransfer:
         steps = len(stages) * job.iterations
         step = 0
         prep = self._prepare_drawing(style_job, size)
-        deepest = {layer for content_layer, style_layers in stages for layer in (content_layer, *style_layers)}
-        memory.plan(*size, prep.budget, "adam", halo(deepest))  # refused now if even the smallest blocks cannot fit
+        every_layer = {layer for content_layer, style_layers in stages for layer in (content_layer, *style_layers)}
+        _plan(size, prep.budget, "adam", {}, every_layer)  # refused now if even the smallest blocks cannot fit
         x = torch.ones((1, 3, *size), device=self.device, requires_grad=True)
         losses: dict[str, float] = {}
         ticker = _ImageTicker(every, 0.0)
         for number, (content_layers, style_layers) in enumerate(stages, 1):
             prep.content_layers = {content_layers: 1.0}
             prep.style_layers = {layer: 1.0 / len(style_layers) for layer in style_layers}
-            plan = self._plan(size, prep, "adam", job.pooling)
+            plan = self._plan(size, prep, "adam")
             if job.styles:
                 objective = self._stylize_objective(prep, size, style_job, plan, cancel)
             else:
@@ -436,6 +437,15 @@ class _ImageTicker:
         if due:
             self.last = elapsed
         return due
+
+
+def _plan(
+    size: tuple[int, int], budget: float | None, optimizer: str | None, content_layers: Iterable[str],
+    style_layers: Iterable[str],
+) -> memory.Plan:
+    """How a stage at `size` fits the budget, with a halo as wide as its deepest layer needs."""
+    layers = set(content_layers) | set(style_layers)
+    return memory.plan(*size, budget, optimizer, halo(layers), content_layers)
 
 
 def _style_size(height: int, width: int, long_side: int) -> tuple[int, int]:

@@ -36,11 +36,13 @@ LBFGS_WORKING_VECTORS = 44
 # kept at the picture's full size beside the optimiser's state, in RGB vectors: the
 # picture, its gradient, the stage's best and previous picture, the content, the style
 # resized to the stage, the rendered result, and heap that glibc keeps between blocks of
-# different sizes.  Fitted to three blocked jobs measured in fresh processes (bench/
-# blocks_bench.py): 1024 px in 20, 12 and 6 blocks peaked at 0.95, 1.09 and 1.27 GB, and
-# 2048 px in 20 blocks at 2.19 GB; the fit is 1600 B per crop pixel and 255 B per pixel.
-BLOCK_BYTES_PER_PIXEL = 1700.0
-FULL_SIZE_VECTORS = 19
+# different sizes.  Fitted to blocked jobs measured in fresh processes (bench/
+# blocks_bench.py, two iterations): 1024 px in 12 and 3 blocks peaked at 1.10 and
+# 1.72 GB, 2048 px in 16 blocks at 2.31 GB, which is 2000-2100 B per crop pixel, about
+# 210 B per pixel of the picture (the content's features included) and 0.35 GB fixed.
+BLOCKED_FIXED_BYTES = 0.5e9
+BLOCK_BYTES_PER_PIXEL = 2100.0
+FULL_SIZE_VECTORS = 16
 STYLE_VECTORS = 2
 # torch's L-BFGS keeps a few vectors besides its pairs: the flat gradient, the previous
 # one, the direction.
@@ -62,6 +64,7 @@ class Plan:
     optimizer: str
     history: int
     need: float  # estimated peak bytes
+    margin: int = 0  # each block's halo, in pixels
 
     @property
     def blocked(self) -> bool:
@@ -99,7 +102,7 @@ def blocked_bytes(
 ) -> float:
     """Peak bytes of a stage run in tiles of tile = (height, width) owned pixels."""
     pixels = height * width
-    return (FIXED_BYTES + _full_size_bytes(pixels, optimizer, content_layers)
+    return (BLOCKED_FIXED_BYTES + _full_size_bytes(pixels, optimizer, content_layers)
             + _state_vectors(optimizer, history) * VECTOR_BYTES_PER_PIXEL * pixels
             + BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *tile, margin))
 
@@ -144,7 +147,7 @@ def plan(
     """
     whole = estimate_bytes(height, width, optimizer)
     if budget is None or whole <= budget:
-        return Plan(None, 1, optimizer or "", LBFGS_HISTORY, whole)
+        return Plan(None, 1, optimizer or "", LBFGS_HISTORY, whole, margin)
     content_layers = tuple(content_layers)
     smallest = (GRID, GRID)
     history = LBFGS_HISTORY
@@ -155,8 +158,7 @@ def plan(
             optimizer, history = "adam", 0
     floor = blocked_bytes(height, width, smallest, margin, optimizer, history, content_layers)
     if floor > budget:
-        fallback = "adam" if optimizer else None
-        need = blocked_bytes(height, width, smallest, margin, fallback, 0, content_layers)
+        need = smallest_budget(height, width, optimizer, margin, content_layers)
         raise JobError(
             f"{width}x{height} px needs at least {need / GB:.2f} GB even in the smallest blocks, but the memory "
             f"budget is {budget / GB:.2f} GB; give a budget of {math.ceil(need / GB * 10) / 10:.1f} GB or more, "
@@ -166,9 +168,15 @@ def plan(
     tile = _best_tile(height, width, margin, room / BLOCK_BYTES_PER_PIXEL)
     assert tile is not None  # the smallest tile fits, as checked above
     need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
-    if count_blocks(height, width, tile) == 1:
-        return Plan(None, 1, optimizer or "", history, need)  # one block is the whole picture, in one pass
-    return Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need)
+    return Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need, margin)
+
+
+def smallest_budget(
+    height: int, width: int, optimizer: str | None, margin: int, content_layers: Iterable[str] = ("relu4_2",)
+) -> float:
+    """The least memory a picture can run in: the smallest blocks, beside Adam's state."""
+    fallback = "adam" if optimizer else None
+    return blocked_bytes(height, width, (GRID, GRID), margin, fallback, 0, content_layers)
 
 
 def available_bytes(device: torch.device) -> float | None:

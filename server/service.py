@@ -100,6 +100,7 @@ class StyleServer:
             "device": self.device,
             "weights": self.engine.weights_label,
             "precision": getattr(self.engine, "precision", self.config.precision),
+            "memory_gb": getattr(self.engine, "memory_gb", self.config.memory_gb),
             "limits": self.config.limits.as_dict(),
             "heartbeat": {"interval": self.config.heartbeat_interval, "timeout": self.config.heartbeat_timeout},
             "modes": ["stylize", "draw"],
