@@ -165,7 +165,7 @@ def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
     """An A4 page at 300 dpi, the default schedule with a short full-size stage."""
     from core.schedule import DEFAULT_EARLY_ITERATIONS, ladder
 
-    height, width = 3508, 2480
+    height, width = A4_SIZE
     content, style = pictures(height, width)
     stages = len(ladder(height, width))
     iterations = [DEFAULT_EARLY_ITERATIONS] * (stages - 1) + [final_iterations]
@@ -191,11 +191,38 @@ def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
             "image": str(out / "a4-blocked.png")}
 
 
+A4_SIZE = (3508, 2480)
+CROP = (slice(1500, 1884), slice(1000, 1384))  # 384 x 384 px from the middle of the page
+
+
+def a4_baseline() -> dict[str, Any]:
+    """Today's editor default for the same page: the job run at 1024 px, scaled up to the
+    layer's size; then the same crop from both, at full size, for bench/README.md."""
+    from PIL import Image
+
+    content, style = pictures(*A4_SIZE)
+    engine = StyleTransfer(WEIGHTS)
+    job = Job(content=content, regions=[Region([StyleImage(style)])], size=1024, full_resolution=True)
+    start = time.perf_counter()
+    *_, result = engine.run(job)
+    assert isinstance(result, Result)
+    wall = time.perf_counter() - start
+    images = HERE / "images"
+    images.mkdir(exist_ok=True)
+    scaled = (result.image[CROP] * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(scaled).save(images / "a4-crop-1024-scaled.png")
+    blocked = np.asarray(Image.open(HERE / "results" / "a4-blocked.png"))[CROP]
+    Image.fromarray(blocked).save(images / "a4-crop-blocked.png")
+    return {"wall_seconds": wall}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-gb", type=float, default=4.0)
     parser.add_argument("--huge", action="store_true", help="also 8192 px, one iteration")
     parser.add_argument("--a4", action="store_true", help="also run an A4 page at 300 dpi to the end (about an hour here)")
+    parser.add_argument("--a4-baseline", action="store_true",
+                        help="after --a4: the same page at 1024 px scaled up, and a crop of both into bench/images/")
     parser.add_argument("--skip", action="append", default=[], choices=["memory", "ratio", "optimiser"])
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
@@ -229,6 +256,10 @@ def main() -> int:
             print(f"  stage {s['stage']} {s['size'][1]}x{s['size'][0]}: {s['blocks']} blocks, "
                   f"{s['end'] - s['start']:.0f} s, loss {s['loss']:.4f}")
         print(f"  wall {a['wall_seconds'] / 60:.1f} min, peak {a['peak_bytes'] / 1e9:.2f} GB; picture: {a['image']}")
+    if args.a4_baseline:
+        figures["a4_baseline"] = a4_baseline()
+        print(f"\nThe same page at 1024 px, scaled up: {figures['a4_baseline']['wall_seconds'] / 60:.1f} min; "
+              f"crops in {HERE / 'images'}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))
