@@ -27,7 +27,7 @@ from core import memory  # noqa: E402
 from core.blocks import halo  # noqa: E402
 from core.engine import StyleTransfer  # noqa: E402
 from core.events import Progress, Result  # noqa: E402
-from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Job, Region, StyleImage  # noqa: E402
+from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Job, JobError, Region, StyleImage  # noqa: E402
 
 WEIGHTS = "random:0"
 HERE = Path(__file__).resolve().parent
@@ -192,7 +192,7 @@ def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
 
 
 A4_SIZE = (3508, 2480)
-CROP = (slice(1500, 1884), slice(1000, 1384))  # 384 x 384 px from the middle of the page
+CROP = (slice(1216, 1600), slice(1152, 1536))  # 384 x 384 px around where four blocks meet (1408, 1344)
 
 
 def a4_baseline() -> dict[str, Any]:
@@ -228,7 +228,11 @@ def main() -> int:
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        print(json.dumps(probe(int(args.probe[0]), float(args.probe[1]), int(args.probe[2]))))
+        try:
+            print(json.dumps(probe(int(args.probe[0]), float(args.probe[1]), int(args.probe[2]))))
+        except JobError as refused:
+            print(f"refused: {refused}", file=sys.stderr)
+            return 2
         return 0
     figures: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     if "memory" not in args.skip:

@@ -44,9 +44,11 @@ BLOCKED_FIXED_BYTES = 0.5e9
 BLOCK_BYTES_PER_PIXEL = 2100.0
 FULL_SIZE_VECTORS = 16
 STYLE_VECTORS = 2
-# torch's L-BFGS keeps a few vectors besides its pairs: the flat gradient, the previous
-# one, the direction.
-LBFGS_BLOCKED_VECTORS = 4
+# torch's L-BFGS keeps vectors besides its pairs (the flat gradient, the previous one,
+# the direction, their temporaries) and glibc keeps some of what it frees.  An A4 page
+# (8.7 Mpx) with 10 pairs filled peaked at 8.60 GB where 4 such vectors gave an estimate
+# of 7.98 GB: 6 more; 12 leaves a margin.
+LBFGS_BLOCKED_VECTORS = 12
 ADAM_VECTORS = 2
 VECTOR_BYTES_PER_PIXEL = 3 * 4  # one RGB float32 picture
 # Fewer pairs than this and L-BFGS loses its edge; at 10 and 20 pairs it reached the
