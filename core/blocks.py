@@ -43,10 +43,6 @@ class Block:
     def crop(self) -> tuple[slice, slice]:
         return slice(self.crop_top, self.crop_bottom), slice(self.crop_left, self.crop_right)
 
-    @property
-    def crop_pixels(self) -> int:
-        return (self.crop_bottom - self.crop_top) * (self.crop_right - self.crop_left)
-
     def owned(self, layer: str) -> tuple[slice, slice]:
         """The positions this block owns in its crop's feature map at `layer`.
 

@@ -205,6 +205,6 @@ def budget_bytes(device: torch.device, *limits_gb: float | None) -> float | None
     return min(known) if known else None
 
 
-def check_budget(memory_gb: float | None, what: str = "the memory budget") -> None:
+def check_budget(memory_gb: float | None) -> None:
     if memory_gb is not None and not (isinstance(memory_gb, (int, float)) and math.isfinite(memory_gb) and memory_gb > 0):
-        raise JobError(f"{what} must be a positive number of GB, got {memory_gb}")
+        raise JobError(f"the memory budget must be a positive number of GB, got {memory_gb}")

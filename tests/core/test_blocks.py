@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support import budgets
 from support.pictures import gradient, stripes
 
 from core import memory
@@ -22,15 +23,8 @@ SHALLOW_MARGIN = halo(["relu3_1"])
 
 
 def budget_gb(height: int, width: int, blocks: int, margin: int = SHALLOW_MARGIN, optimizer: str = "lbfgs") -> float:
-    """The largest budget (to 1%) under which the picture runs in at least `blocks` blocks."""
     layers = ["relu3_1"] if margin == SHALLOW_MARGIN else DEFAULT_CONTENT_LAYERS
-    budget = memory.estimate_bytes(height, width, optimizer)
-    while True:
-        budget *= 0.99
-        plan = memory.plan(height, width, budget, optimizer, margin, layers)
-        if plan.blocks >= blocks:
-            assert plan.optimizer == optimizer
-            return budget / memory.GB
+    return budgets.budget_gb(height, width, blocks, margin, optimizer, layers)
 
 
 def textured(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -4,24 +4,16 @@ tells its clients so; its default limits admit the layers artists paint at."""
 from __future__ import annotations
 
 from restyle_client import events as ev
+from support.budgets import budget_gb
 from support.server import connect, running_server_process, tiny_request
 
-from core import memory
 from core.blocks import halo
 from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from server.config import Limits
 
 
-def budget_for_blocks(height: int, width: int, blocks: int) -> float:
-    margin = halo([*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS])
-    budget = memory.estimate_bytes(height, width, "lbfgs")
-    while memory.plan(height, width, budget, "lbfgs", margin).blocks < blocks:
-        budget *= 0.98
-    return budget / memory.GB
-
-
 def test_a_picture_over_the_servers_budget_runs_in_blocks_and_progress_says_so():
-    budget = budget_for_blocks(288, 256, 2)
+    budget = budget_gb(288, 256, 2, halo([*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS]))
     with running_server_process(weights="random:0", memory_gb=f"{budget:.4f}") as handle, connect(handle.endpoint) as client:
         job = client.submit(tiny_request(width=256, height=288, iterations=2, preview_every=0))
         events = list(client.events(timeout=240))
