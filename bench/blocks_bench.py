@@ -131,7 +131,7 @@ def time_ratio(size: int, budget_gb: float, repeats: int) -> dict[str, Any]:
             "ratio": float(np.median(blocked) / np.median(whole))}
 
 
-def optimiser_cost(size: int, iterations: int) -> list[dict[str, Any]]:
+def optimizer_cost(size: int, iterations: int) -> list[dict[str, Any]]:
     """What the optimiser's state buys: one scale, the same job, L-BFGS with its full
     history and with the smallest the budget may leave it, and Adam."""
     engine = StyleTransfer(WEIGHTS)
@@ -249,7 +249,7 @@ def main() -> int:
                   f"{np.median(row['blocked_seconds']):.1f} s: {row['ratio']:.2f}x", flush=True)
     if "optimiser" not in args.skip:
         print("\nThe optimiser's state and the loss, 256 px, one scale, 150 iterations")
-        figures["optimiser"] = optimiser_cost(256, 150)
+        figures["optimiser"] = optimizer_cost(256, 150)
         for row in figures["optimiser"]:
             print(f"  {row['optimizer']}: loss {row['loss']:.4f}, {row['seconds']:.0f} s", flush=True)
     if args.a4:

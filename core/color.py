@@ -29,10 +29,10 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
     return rgb_to_yiq(rgb)[:, :1].expand(-1, 3, -1, -1).clamp(0, 1)
 
 
-def with_chroma_of(grey: torch.Tensor, colour_source: torch.Tensor) -> torch.Tensor:
-    """The luminance of `grey` with the chroma (I and Q) of `colour_source`."""
-    y = rgb_to_yiq(grey)[:, :1]
-    iq = rgb_to_yiq(colour_source)[:, 1:]
+def with_chroma_of(gray: torch.Tensor, color_source: torch.Tensor) -> torch.Tensor:
+    """The luminance of `gray` with the chroma (I and Q) of `color_source`."""
+    y = rgb_to_yiq(gray)[:, :1]
+    iq = rgb_to_yiq(color_source)[:, 1:]
     return yiq_to_rgb(torch.cat([y, iq], 1)).clamp(0, 1)
 
 

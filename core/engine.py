@@ -30,7 +30,7 @@ from .images import check_image, fit_long_side, resize, to_array, to_tensor
 from .job import DrawJob, Job, JobError, Region, Weights
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .masks import check_mask, composite, coverage, resize_mask
-from .optimize import Objective, by_autograd, optimise
+from .optimize import Objective, by_autograd, optimize
 from .schedule import MIN_SIDE, iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
@@ -131,7 +131,7 @@ class StyleTransfer:
                 previous = size
                 plan = self._plan(size, prep, job.optimizer)
                 objective = self._stylize_objective(prep, size, job, plan, cancel)
-                stream = optimise(x, objective, iterations, plan.optimizer, job.learning_rate, cancel, self.restarts, plan.history)
+                stream = optimize(x, objective, iterations, plan.optimizer, job.learning_rate, cancel, self.restarts, plan.history)
                 for iteration, losses in stream:
                     step += 1
                     elapsed = time.perf_counter() - start
@@ -405,7 +405,7 @@ class StyleTransfer:
             else:
                 weights = Weights(content=1.0, style=0.0, tv=prep.weights.tv)
                 objective = self._objective(prep.seen, size, prep.content_layers, [], weights, job.pooling, plan, cancel)
-            for iteration, losses in optimise(x, objective, job.iterations, "adam", 0.03, cancel):
+            for iteration, losses in optimize(x, objective, job.iterations, "adam", 0.03, cancel):
                 step += 1
                 elapsed = time.perf_counter() - start
                 image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) or step == steps else None

@@ -50,7 +50,7 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {name!r}; use lbfgs or adam")
 
 
-def optimise(
+def optimize(
     image: torch.Tensor,
     objective: Objective,
     iterations: int,

@@ -207,7 +207,7 @@ def test_regions_alpha_and_colour_work_in_blocks(engine):
                               .repeat(height, 0)], -1)
     mask = np.zeros((height, width), np.float32)
     mask[:, : width // 2] = 1
-    job = Job(content=content, regions=[Region([StyleImage(stripes(colour=(1, 0, 0)))], mask=mask)], stages=1,
+    job = Job(content=content, regions=[Region([StyleImage(stripes(color=(1, 0, 0)))], mask=mask)], stages=1,
               iterations=6, strength=0.9, preserve_colors="luminance", memory_gb=budget_gb(height, width, 4), **SHALLOW)
     progress, result = events(engine.run(job))
     assert progress[-1].blocks > 1

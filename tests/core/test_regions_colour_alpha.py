@@ -39,8 +39,8 @@ def test_each_region_takes_its_own_style(engine):
     left, right = halves()
     job = Job(
         content=gradient(),
-        regions=[Region([StyleImage(stripes(colour=(1, 0, 0)))], mask=left),
-                 Region([StyleImage(dots(colour=(0, 1, 0)))], mask=right)],
+        regions=[Region([StyleImage(stripes(color=(1, 0, 0)))], mask=left),
+                 Region([StyleImage(dots(color=(0, 1, 0)))], mask=right)],
         strength=0.9, **FAST,
     )
     image = result_of(engine, job).image
@@ -54,7 +54,7 @@ def test_guided_gram_distance_is_smaller_to_the_regions_own_style(engine_fp32):
     from core.losses import gram
 
     left, right = halves()
-    a, b = stripes(colour=(1, 1, 1)), dots(colour=(1, 1, 1))
+    a, b = stripes(color=(1, 1, 1)), dots(color=(1, 1, 1))
     job = Job(content=gradient(), regions=[Region([StyleImage(a)], mask=left), Region([StyleImage(b)], mask=right)],
               strength=0.9, **FAST)
     image = result_of(engine_fp32, job).image
@@ -102,9 +102,9 @@ def chroma(image):
 
 
 def test_preserve_colours_by_luminance_keeps_the_contents_chroma(engine):
-    colourful = stripes(colour=(1.0, 0.1, 0.0))
-    plain = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colourful)])], strength=0.8, **FAST))
-    kept = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colourful)])], strength=0.8,
+    colorful = stripes(color=(1.0, 0.1, 0.0))
+    plain = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colorful)])], strength=0.8, **FAST))
+    kept = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colorful)])], strength=0.8,
                                  preserve_colors="luminance", **FAST))
     drift_plain = np.abs(chroma(plain.image) - chroma(gradient())).mean()
     drift_kept = np.abs(chroma(kept.image) - chroma(gradient())).mean()
@@ -118,9 +118,9 @@ def test_preserve_colours_by_luminance_keeps_the_contents_chroma(engine):
 
 @pytest.mark.parametrize("mode", ["stats", "histogram"])
 def test_preserve_colours_by_recolouring_the_style_keeps_the_palette(engine, mode):
-    colourful = stripes(colour=(1.0, 0.0, 0.0))
-    plain = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colourful)])], strength=0.8, **FAST))
-    kept = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colourful)])], strength=0.8,
+    colorful = stripes(color=(1.0, 0.0, 0.0))
+    plain = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colorful)])], strength=0.8, **FAST))
+    kept = result_of(engine, Job(content=gradient(), regions=[Region([StyleImage(colorful)])], strength=0.8,
                                  preserve_colors=mode, **FAST))
     mean_shift = lambda im: np.abs(im[..., :3].mean((0, 1)) - gradient().mean((0, 1))).sum()  # noqa: E731
     assert mean_shift(kept.image) < 0.5 * mean_shift(plain.image)

@@ -89,7 +89,7 @@ def test_style_scale_sets_the_size_of_the_texture(engine_fp32):
 
 
 def test_several_styles_blend_by_their_weights(engine):
-    red, green = stripes(colour=(1, 0, 0)), stripes(colour=(0, 1, 0))
+    red, green = stripes(color=(1, 0, 0)), stripes(color=(0, 1, 0))
 
     def green_share(w_red, w_green):
         job = Job(content=gradient(), regions=[Region([StyleImage(red, w_red), StyleImage(green, w_green)])],
@@ -139,7 +139,7 @@ def test_the_textbook_optimiser_stays_available_for_comparison():
 
 @pytest.mark.parametrize("init", ["content", "noise", "blank", "image"])
 def test_the_optimisation_starts_where_it_is_told(engine, init):
-    start = stripes(48, colour=(0, 0, 1))[:, :48]
+    start = stripes(48, color=(0, 0, 1))[:, :48]
     job = style_job(init=start if init == "image" else init, iterations=1, stages=1, strength=0.0)
     token = CancelToken()
     token.cancel()

@@ -30,8 +30,8 @@ from restyle_gimp_job import (  # noqa: E402
 from restyle_gimp_pixels import (  # noqa: E402
     Rect,
     babl_format,
-    colour_pixels,
-    grey_alpha_to_mask,
+    color_pixels,
+    gray_alpha_to_mask,
     place_mask,
     sample_for_precision,
 )
@@ -87,12 +87,12 @@ def test_pixels_are_read_perceptual_with_or_without_alpha():
 
 def test_a_short_buffer_from_gimp_is_refused_not_sent():
     with pytest.raises(ValueError, match="expected 24"):
-        colour_pixels(2, 2, False, "u16", bytes(23))
+        color_pixels(2, 2, False, "u16", bytes(23))
 
 
 def test_a_layer_used_as_mask_counts_its_grey_times_its_alpha():
     # white opaque, white transparent, black opaque, mid grey half transparent
-    assert list(grey_alpha_to_mask(bytes([255, 255, 255, 0, 0, 255, 200, 128]))) == [255, 0, 0, 100]
+    assert list(gray_alpha_to_mask(bytes([255, 255, 255, 0, 0, 255, 200, 128]))) == [255, 0, 0, 100]
 
 
 # --- arguments ------------------------------------------------------------------------

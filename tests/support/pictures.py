@@ -6,7 +6,7 @@ import numpy as np
 
 
 def gradient(height: int = 48, width: int = 64, alpha: bool = False) -> np.ndarray:
-    """A smooth colour ramp: no texture of its own, so any texture came from a style."""
+    """A smooth color ramp: no texture of its own, so any texture came from a style."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     rgb = np.stack([x / max(width - 1, 1), y / max(height - 1, 1), np.full_like(x, 0.5)], -1)
     if alpha:
@@ -14,19 +14,19 @@ def gradient(height: int = 48, width: int = 64, alpha: bool = False) -> np.ndarr
     return rgb
 
 
-def stripes(size: int = 48, period: int = 6, colour=(1.0, 1.0, 1.0), vertical: bool = False) -> np.ndarray:
-    """Hard stripes of one colour on black: a strong, measurable texture."""
+def stripes(size: int = 48, period: int = 6, color=(1.0, 1.0, 1.0), vertical: bool = False) -> np.ndarray:
+    """Hard stripes of one color on black: a strong, measurable texture."""
     image = np.zeros((size, size, 3), np.float32)
     on = (np.arange(size) % period) < period // 2
     if vertical:
-        image[:, on] = colour
+        image[:, on] = color
     else:
-        image[on] = colour
+        image[on] = color
     return image
 
 
-def dots(size: int = 48, period: int = 8, colour=(1.0, 0.2, 0.1)) -> np.ndarray:
+def dots(size: int = 48, period: int = 8, color=(1.0, 0.2, 0.1)) -> np.ndarray:
     image = np.zeros((size, size, 3), np.float32)
-    image[period // 2 :: period, period // 2 :: period] = colour
-    image[period // 2 + 1 :: period, period // 2 :: period] = colour
+    image[period // 2 :: period, period // 2 :: period] = color
+    image[period // 2 + 1 :: period, period // 2 :: period] = color
     return image

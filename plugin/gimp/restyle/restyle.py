@@ -182,10 +182,10 @@ def _restyle(image, content, config):
             chosen = config.get_property(mask_arg)
             mask = _drawable_mask(chosen, area) if chosen is not None else None
         name = style_layer.get_name()
-        regions.append(Region([style_of(_read_colour(style_layer, "u8"), name)], mask))
+        regions.append(Region([style_of(_read_color(style_layer, "u8"), name)], mask))
         style_names.append(name)
 
-    request = build_request(_read_colour(content, sample), regions, settings)
+    request = build_request(_read_color(content, sample), regions, settings)
     keys = load_keys(settings)
     curve = {"server_public_key": keys[0], "client_keys": keys[1]} if keys else {}
     # Our routing id is shared with the watchdog, which speaks for us once GIMP kills us.
@@ -213,15 +213,15 @@ def _restyle(image, content, config):
 # ---- pixels in --------------------------------------------------------------------
 
 
-def _read_colour(drawable, sample):
-    from restyle_gimp_pixels import babl_format, colour_pixels
+def _read_color(drawable, sample):
+    from restyle_gimp_pixels import babl_format, color_pixels
 
     width, height = drawable.get_width(), drawable.get_height()
     has_alpha = drawable.has_alpha()
     data = drawable.get_buffer().get(
         Gegl.Rectangle.new(0, 0, width, height), 1.0, babl_format(4 if has_alpha else 3, sample), Gegl.AbyssPolicy.CLAMP
     )
-    return colour_pixels(width, height, has_alpha, sample, bytes(data))
+    return color_pixels(width, height, has_alpha, sample, bytes(data))
 
 
 def _first_mask(image, area, source, drawable):
@@ -257,7 +257,7 @@ def _drawable_mask(drawable, area):
         LAYER_AS_MASK_FORMAT,
         MASK_FORMAT,
         Rect,
-        grey_alpha_to_mask,
+        gray_alpha_to_mask,
         mask_pixels,
         place_mask,
     )
@@ -277,7 +277,7 @@ def _drawable_mask(drawable, area):
                 Gegl.AbyssPolicy.NONE,
             )
         )
-        data = raw if is_channel else grey_alpha_to_mask(raw)
+        data = raw if is_channel else gray_alpha_to_mask(raw)
     return mask_pixels(place_mask(data, read, area), area)
 
 

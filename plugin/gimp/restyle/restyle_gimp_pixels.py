@@ -75,7 +75,7 @@ def expected_bytes(width: int, height: int, channels: int, sample: str) -> int:
     return width * height * channels * _SAMPLE_BYTES[sample]
 
 
-def colour_pixels(width: int, height: int, has_alpha: bool, sample: str, data: bytes) -> Pixels:
+def color_pixels(width: int, height: int, has_alpha: bool, sample: str, data: bytes) -> Pixels:
     """Wrap bytes read with `babl_format(...)` as wire pixels, checking their length."""
     channels = 4 if has_alpha else 3
     want = expected_bytes(width, height, channels, sample)
@@ -109,7 +109,7 @@ def place_mask(data: bytes, read: Rect, target: Rect) -> bytes:
     return bytes(out)
 
 
-def grey_alpha_to_mask(data: bytes) -> bytes:
+def gray_alpha_to_mask(data: bytes) -> bytes:
     """A layer used as a mask: its grey value, faded by its alpha.
 
     Painting white on a transparent layer marks where to restyle; transparent areas

@@ -362,7 +362,7 @@ class RestyleDocker(DockWidget):
         if kind == "alpha":
             return ly.layer_alpha_plane(node, rect)
         if kind == "grey":
-            return ly.layer_grey_plane(node, rect)
+            return ly.layer_gray_plane(node, rect)
         return ly.mask_node_plane(node, rect)
 
     def _submit(self, job: RestyleJob, request) -> None:

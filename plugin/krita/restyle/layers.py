@@ -117,7 +117,7 @@ def layer_alpha_plane(node, rect: Rect) -> bytes:
     return px.channel_u8(bytes(node.pixelData(*rect.tuple())), depth, 3)
 
 
-def layer_grey_plane(node, rect: Rect) -> bytes:
+def layer_gray_plane(node, rect: Rect) -> bytes:
     """Lightness times coverage: a transparent pixel never selects."""
     image = QImage(_bgra8(node, rect), rect.width, rect.height, rect.width * 4, QImage.Format_ARGB32)
     grey = image.convertToFormat(QImage.Format_ARGB32_Premultiplied).convertToFormat(QImage.Format_Grayscale8)
