@@ -32,6 +32,15 @@ CLIENT_DEPS = ("pyzmq", "msgpack")
 # Python of the Krita builds that bundle their own (Windows, macOS, AppImage, Flatpak).
 BUNDLED_KRITA_PYTHON = "3.10"
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+# What a checkout holds besides the source: none of it belongs in the server's package.
+SOURCE_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", ".pytest_cache", "__pycache__", "*.pyc", "*.pyo"
+)
+# The options of every pip run: pip's cache would keep a second copy of torch (gigabytes)
+# in the user's cache, where --uninstall cannot tell it from anything else's.
+PIP_OPTIONS = ("--no-cache-dir", "--disable-pip-version-check")
+SERVER_LOG = "server.log"  # plugin/restyle_client/launcher.py: the log of a server an editor starts
+WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # core/weights.py: TORCHVISION_FILE
 
 
 class InstallError(RuntimeError):
@@ -51,6 +60,7 @@ class Places:
         self.custom_home = environ is None and home != Path.home()
         # With --home, the user's own XDG/APPDATA variables would point outside it.
         get = (lambda key: None) if self.custom_home else env.get
+        self._get = get
         if platform.startswith("win"):
             self.config = Path(get("APPDATA") or home / "AppData" / "Roaming")
             self.data = Path(get("LOCALAPPDATA") or home / "AppData" / "Local")
@@ -75,6 +85,23 @@ class Places:
     @property
     def manifest(self) -> Path:
         return self.restyle_data / "install-manifest.json"
+
+    @property
+    def server_log(self) -> Path:
+        return self.restyle_data / SERVER_LOG
+
+    @property
+    def torch_hub(self) -> Path:
+        """torch.hub.get_dir(), where the server downloads VGG19's weights; torch uses the XDG cache on every platform."""
+        torch_home = self._get("TORCH_HOME")
+        cache = Path(self._get("XDG_CACHE_HOME") or self.home / ".cache")
+        return (Path(torch_home) if torch_home else cache / "torch") / "hub"
+
+    def server_files(self) -> list[Path]:
+        """The files a server started from this install may write: its log (where server.json says, and
+        where the launcher puts it when server.json says nothing) and VGG19's weights, with their partial download."""
+        weights = self.torch_hub / "checkpoints" / WEIGHTS_FILE
+        return [self.server_log, self.restyle_config / SERVER_LOG, weights, weights.with_suffix(".partial")]
 
     def venv_program(self, name: str) -> Path:
         if self.platform.startswith("win"):
@@ -157,13 +184,17 @@ class Manifest:
         self.path = path
         self.paths: list[str] = []  # files and folders this installer created
         self.folders: list[str] = []  # parent folders it had to make; removed again when empty
-        self.kritarc: list[dict] = []  # {"file", "key", "previous"}
+        # {"file", "key", "previous", "existed", "original", "written"}: the file's text before the
+        # first install (None once something else changed it) and the text this installer left.
+        self.kritarc: list[dict] = []
+        self.server: list[str] = []  # the server's files and folders that were absent at install
         self.venv: str | None = None
         if path.exists():
             data = json.loads(path.read_text(encoding="utf-8"))
             self.paths = list(data.get("paths", []))
             self.folders = list(data.get("folders", []))
             self.kritarc = list(data.get("kritarc", []))
+            self.server = list(data.get("server", []))
             self.venv = data.get("venv")
 
     def add_path(self, path: Path) -> None:
@@ -172,7 +203,14 @@ class Manifest:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": 1, "paths": self.paths, "folders": self.folders, "kritarc": self.kritarc, "venv": self.venv}
+        data = {
+            "version": 2,
+            "paths": self.paths,
+            "folders": self.folders,
+            "kritarc": self.kritarc,
+            "server": self.server,
+            "venv": self.venv,
+        }
         self.path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
@@ -201,15 +239,18 @@ class Installer:
         self.manifest.save()
 
     def make_parents(self, path: Path) -> None:
-        missing = []
-        for parent in path.parents:
-            if parent.exists():
-                break
-            missing.append(parent)
-        for folder in reversed(missing):
+        for folder in reversed(missing_parents(path)):
             folder.mkdir()
             if str(folder) not in self.manifest.folders:
                 self.manifest.folders.append(str(folder))
+
+    def note_server_files(self) -> None:
+        """Remember which of the server's files and folders do not exist yet: the ones the server
+        makes later are Restyle's to remove, and ones that were already there are not."""
+        for path in self.places.server_files():
+            for candidate in [path, *missing_parents(path)]:
+                if not candidate.exists() and str(candidate) not in self.manifest.server:
+                    self.manifest.server.append(str(candidate))
 
     def copy_tree(self, source: Path, target: Path) -> None:
         self.say(f"copy {source} -> {target}")
@@ -237,6 +278,8 @@ class Installer:
         self.say(f"write {target}")
         if self.dry_run:
             return
+        if target.exists() and str(target) not in self.manifest.paths:
+            raise InstallError(f"{target} exists and was not written by Restyle; move it away and run again")
         self.make_parents(target)
         target.write_text(text, encoding="utf-8")
         self.manifest.add_path(target)
@@ -245,26 +288,38 @@ class Installer:
 
     def install_venv(self, python: str, torch_index: str | None) -> None:
         venv = self.places.venv
-        pip = [str(self.places.venv_program("python")), "-m", "pip"]
+        pip = [str(self.places.venv_program("python")), "-m", "pip", "install", *PIP_OPTIONS]
         if not venv.exists():
+            if not self.dry_run:
+                self.make_parents(venv)  # recorded, so that --uninstall removes them too
             self.run([python, "-m", "venv", str(venv)])
             if not self.dry_run:
                 self.manifest.venv = str(venv)
                 self.save_manifest()
         else:
             self.say(f"reuse the virtual environment {venv}")
-        self.run(pip + ["install", "--upgrade", "pip"])
-        torch = pip + ["install", f"torch=={TORCH_VERSION}"]
+        self.run(pip + ["--upgrade", "pip"])
+        torch = pip + [f"torch=={TORCH_VERSION}"]
         if torch_index:
             torch += ["--index-url", torch_index]
         self.run(torch)
-        self.run(pip + ["install", str(REPO)])
+        self.install_from_copy(pip)
+
+    def install_from_copy(self, pip: list[str]) -> None:
+        """pip builds a setuptools project inside the folder it is given (build/, *.egg-info), so it
+        gets a temporary copy: an install leaves the checkout as it was."""
+        self.say(f"install {REPO} from a temporary copy (pip builds in the folder it is given)")
+        with tempfile.TemporaryDirectory(prefix="restyle-source-") as tmp:
+            copy = Path(tmp) / "restyle"
+            if not self.dry_run:
+                shutil.copytree(REPO, copy, symlinks=True, ignore=SOURCE_IGNORE)
+            self.run(pip + [str(copy)])
 
     def write_server_config(self, endpoint: str) -> None:
         config = {
             "endpoint": endpoint,
             "command": [str(self.places.venv_program("restyle")), "serve"],
-            "log": str(self.places.restyle_data / "server.log"),
+            "log": str(self.places.server_log),
             "installed_from": str(REPO),
         }
         self.write_file(self.places.restyle_config / "server.json", json.dumps(config, indent=1) + "\n")
@@ -286,12 +341,27 @@ class Installer:
         self.say(f"set [python] {key}=true in {kritarc}")
         if self.dry_run:
             return
-        lines = kritarc.read_text(encoding="utf-8").splitlines() if kritarc.exists() else []
-        lines, previous = set_ini_key(lines, "python", key, "true")
-        if not any(e["file"] == str(kritarc) and e["key"] == key for e in self.manifest.kritarc):
-            self.manifest.kritarc.append({"file": str(kritarc), "key": key, "previous": previous})
+        original = read_exactly(kritarc)
+        lines, previous = set_ini_key((original or "").splitlines(), "python", key, "true")
+        text = "\n".join(lines) + "\n"
+        entry = next((e for e in self.manifest.kritarc if e["file"] == str(kritarc) and e["key"] == key), None)
+        if entry is None:
+            self.manifest.kritarc.append(
+                {
+                    "file": str(kritarc),
+                    "key": key,
+                    "previous": previous,
+                    "existed": original is not None,
+                    "original": original or "",
+                    "written": text,
+                }
+            )
+        else:
+            if original != entry.get("written"):
+                entry["original"] = None  # Krita or the user changed it since: only our key can be undone
+            entry["written"] = text
         self.make_parents(kritarc)
-        kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_exactly(kritarc, text)
 
     def place_wheels(self, folder: Path, python_version: str, platforms: tuple[str, ...]) -> None:
         """Unpack pyzmq and msgpack wheels for the editor's own Python beside the plugin."""
@@ -301,6 +371,7 @@ class Installer:
                 "-m",
                 "pip",
                 "download",
+                *PIP_OPTIONS,
                 "--only-binary=:all:",
                 "--no-deps",
                 "--python-version",
@@ -317,6 +388,11 @@ class Installer:
             for wheel in sorted(Path(tmp).glob("*.whl")):
                 with zipfile.ZipFile(wheel) as archive:
                     tops = {name.split("/")[0] for name in archive.namelist()}
+                    for top in sorted(tops):
+                        if (folder / top).exists() and str(folder / top) not in self.manifest.paths:
+                            raise InstallError(
+                                f"{folder / top} exists and was not installed by Restyle; move it away and run again"
+                            )
                     archive.extractall(folder)
                 for top in sorted(tops):
                     self.manifest.add_path(folder / top)
@@ -366,30 +442,74 @@ class Installer:
             self.log(f"Nothing to remove: no manifest at {manifest.path}.")
             return
         for entry in manifest.kritarc:
-            kritarc = Path(entry["file"])
-            self.say(f"restore [python] {entry['key']} in {kritarc}")
-            if not self.dry_run and kritarc.exists():
-                lines = kritarc.read_text(encoding="utf-8").splitlines()
-                lines, _ = set_ini_key(lines, "python", entry["key"], entry.get("previous"))
-                kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            self.restore_kritarc(entry)
         for raw in sorted(manifest.paths, key=len, reverse=True):
-            path = Path(raw)
-            if not path.exists():
-                continue
-            self.say(f"remove {path}")
-            if not self.dry_run:
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            self.remove(Path(raw))
         if manifest.venv and Path(manifest.venv).exists():
             self.say(f"remove the virtual environment {manifest.venv}")
             if not self.dry_run:
                 shutil.rmtree(manifest.venv)
-        self.say(f"remove {manifest.path}")
-        if not self.dry_run:
-            manifest.path.unlink()
-            folders = [*manifest.folders, str(self.places.restyle_config), str(self.places.restyle_data)]
-            for folder in sorted(map(Path, folders), key=lambda p: len(p.parts), reverse=True):
-                if folder.is_dir() and not any(folder.iterdir()):
+        for raw in manifest.server:
+            if Path(raw).is_file():
+                self.remove(Path(raw), "made by the server")
+        self.remove(manifest.path)
+        folders = {Path(raw) for raw in [*manifest.folders, *manifest.server]}
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+                self.say(f"remove the empty folder {folder}")
+                if not self.dry_run:
                     folder.rmdir()
+
+    def remove(self, path: Path, why: str = "") -> None:
+        if not path.exists() and not path.is_symlink():
+            return
+        self.say(f"remove {path}" + (f" ({why})" if why else ""))
+        if self.dry_run:
+            return
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+    def restore_kritarc(self, entry: dict) -> None:
+        """Put back the text from before the install when nothing else has changed the file since;
+        otherwise undo only Restyle's key, keeping what Krita and the user wrote meanwhile."""
+        kritarc = Path(entry["file"])
+        self.say(f"restore [python] {entry['key']} in {kritarc}")
+        current = read_exactly(kritarc)
+        if self.dry_run or current is None:
+            return
+        if current == entry.get("written") and entry.get("original") is not None:
+            text = entry["original"]
+        else:
+            lines, _ = set_ini_key(current.splitlines(), "python", entry["key"], entry.get("previous"))
+            text = "\n".join(lines) + "\n" if lines else ""
+        if not entry.get("existed", True) and not text.strip():
+            kritarc.unlink()
+        else:
+            write_exactly(kritarc, text)
+
+
+def missing_parents(path: Path) -> list[Path]:
+    """The folders above `path` that do not exist, deepest first."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
+def read_exactly(path: Path) -> str | None:
+    """The file's text byte for byte (line ends and undecodable bytes kept), or None when it is absent."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return None
+
+
+def write_exactly(path: Path, text: str) -> None:
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
 def set_ini_key(lines: list[str], section: str, key: str, value: str | None) -> tuple[list[str], str | None]:
@@ -499,6 +619,8 @@ def install(installer: Installer, places: Places, args: argparse.Namespace) -> i
             )
         installer.install_venv(args.python, args.torch_index_url)
     installer.write_server_config(args.endpoint)
+    if not args.dry_run:
+        installer.note_server_files()
     kritas = [] if args.no_krita else find_kritas(places, args.krita, args.bundled_python)
     for target in kritas:
         installer.install_krita(target, check)

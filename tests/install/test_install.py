@@ -121,7 +121,7 @@ def test_dry_run_shows_every_step_and_changes_nothing(home):
     out = result.stdout
     venv = home / ".local" / "share" / "restyle" / "venv"
     assert f"would run: {sys.executable} -m venv {venv}" in out
-    assert "install torch==2.13.0" in out
+    assert "torch==2.13.0" in out and "--no-cache-dir" in out
     assert f"install {REPO}" in out
     assert "would copy" in out and "would set [python] enable_restyle=true" in out
     assert "nothing was changed" in out
