@@ -92,14 +92,16 @@ class Places:
 
     @property
     def torch_hub(self) -> Path:
-        """torch.hub.get_dir(), where the server downloads VGG19's weights; torch uses the XDG cache on every platform."""
+        """torch.hub.get_dir(), where the server downloads VGG19's weights (torch uses the XDG cache
+        on every platform)."""
         torch_home = self._get("TORCH_HOME")
         cache = Path(self._get("XDG_CACHE_HOME") or self.home / ".cache")
         return (Path(torch_home) if torch_home else cache / "torch") / "hub"
 
     def server_files(self) -> list[Path]:
-        """The files a server started from this install may write: its log (where server.json says, and
-        where the launcher puts it when server.json says nothing) and VGG19's weights, with their partial download."""
+        """The files a server started from this install may write: its log (where server.json says,
+        and where the launcher puts it when server.json says nothing) and VGG19's weights, with
+        their partial download."""
         weights = self.torch_hub / "checkpoints" / WEIGHTS_FILE
         return [self.server_log, self.restyle_config / SERVER_LOG, weights, weights.with_suffix(".partial")]
 
@@ -600,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if not args.dry_run and not args.uninstall and (installer.manifest.paths or installer.manifest.venv):
+        made = installer.manifest.paths or installer.manifest.folders or installer.manifest.venv
+        if not args.dry_run and not args.uninstall and made:
             installer.save_manifest()
 
 

@@ -12,7 +12,9 @@ import os
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -30,6 +32,29 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(root.rglob("*"))}
+
+
+def load_install() -> ModuleType:
+    sys.path.insert(0, str(REPO))
+    try:
+        import install
+    finally:
+        sys.path.pop(0)
+    return install
+
+
+def write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def server_wrote_its_log(home: Path) -> None:
+    """What a server that an editor started leaves: its log, where server.json says."""
+    config = json.loads((home / ".config" / "restyle" / "server.json").read_text())
+    write(Path(config["log"]), b"INFO listening on tcp://127.0.0.1:7865\n")
+
+
+WEIGHTS = Path(".cache") / "torch" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
 
 
 @pytest.fixture
@@ -108,6 +133,72 @@ def test_uninstall_leaves_a_bare_home_bare(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_uninstall_gives_a_used_home_back_byte_for_byte(tmp_path):
+    """A kritarc with Windows line ends, no final newline and a [python] section of its own; a GIMP 3
+    profile with a plug-in of its own; VGG19 already in torch's cache. Installed twice, as people do."""
+    home = tmp_path / "home"
+    write(home / ".config" / "kritarc", b"[General]\r\ntheme=Krita dark\r\n\r\n[python]\r\nenable_restyle=false\r\nx=1")
+    write(home / ".config" / "GIMP" / "3.0" / "plug-ins" / "mine" / "mine.py", b"# mine\n")
+    write(home / ".config" / "GIMP" / "3.0" / "pluginrc", b"(plug-in-def)\n")
+    write(home / WEIGHTS, b"weights the user had\n")
+    before = snapshot(home)
+    for _ in range(2):
+        assert run(home, "--plugins-only").returncode == 0
+    assert (home / ".config" / "GIMP" / "3.0" / "plug-ins" / "restyle" / "restyle.py").exists()
+    server_wrote_its_log(home)
+    result = run(home, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(home) == before
+
+
+def test_uninstall_removes_the_kritarc_it_made_but_keeps_what_krita_wrote_there(tmp_path):
+    assert run(tmp_path, "--plugins-only", "--krita", "--no-gimp").returncode == 0
+    kritarc = tmp_path / ".config" / "kritarc"
+    assert run(tmp_path, "--uninstall").returncode == 0
+    assert not kritarc.exists() and not (tmp_path / ".config").exists()
+    assert run(tmp_path, "--plugins-only", "--krita", "--no-gimp").returncode == 0
+    kritarc.write_text(kritarc.read_text() + "\n[MainWindow]\nState=AAAA\n")  # Krita ran and quit
+    assert run(tmp_path, "--uninstall").returncode == 0
+    assert kritarc.read_text() == "[MainWindow]\nState=AAAA\n"
+
+
+def test_uninstall_removes_the_weights_the_server_downloaded(tmp_path):
+    assert run(tmp_path, "--plugins-only").returncode == 0
+    write(tmp_path / WEIGHTS, b"downloaded by the server\n")
+    server_wrote_its_log(tmp_path)
+    dry = run(tmp_path, "--uninstall", "--dry-run")
+    assert f"would remove {tmp_path / WEIGHTS} (made by the server)" in dry.stdout
+    assert (tmp_path / WEIGHTS).exists()
+    assert run(tmp_path, "--uninstall").returncode == 0
+    assert snapshot(tmp_path) == {}
+
+
+def test_a_server_json_it_did_not_write_is_left_alone(home):
+    mine = home / ".config" / "restyle" / "server.json"
+    write(mine, b'{"endpoint": "tcp://gpu-box:7865"}\n')
+    result = run(home, "--plugins-only")
+    assert result.returncode == 1
+    assert "was not written by Restyle" in result.stderr
+    assert mine.read_bytes() == b'{"endpoint": "tcp://gpu-box:7865"}\n'
+
+
+def test_wheels_for_a_krita_with_its_own_python_never_replace_a_package_already_there(tmp_path, monkeypatch):
+    install = load_install()
+    installer = install.Installer(install.Places(tmp_path, "linux", environ={}), dry_run=False, log=lambda text: None)
+    pykrita = tmp_path / "pykrita"
+    write(pykrita / "msgpack" / "__init__.py", b"# mine\n")
+
+    def pip_download(command: list[str]) -> None:
+        dest = Path(command[command.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "msgpack-1.1.0-py3-none-any.whl", "w") as wheel:
+            wheel.writestr("msgpack/__init__.py", "# from the wheel\n")
+
+    monkeypatch.setattr(installer, "run", pip_download)
+    with pytest.raises(install.InstallError, match="not installed by Restyle"):
+        installer.place_wheels(pykrita, "3.10", ("manylinux2014_x86_64",))
+    assert (pykrita / "msgpack" / "__init__.py").read_bytes() == b"# mine\n"
+
+
 def test_uninstall_without_an_install_says_so(home):
     result = run(home, "--uninstall")
     assert result.returncode == 0 and "Nothing to remove" in result.stdout
@@ -171,11 +262,7 @@ def test_old_pythons_are_refused_for_the_server_with_advice(home, tmp_path):
     ],
 )
 def test_krita_folders_on_each_platform(tmp_path, platform, pykrita, kritarc):
-    sys.path.insert(0, str(REPO))
-    try:
-        import install
-    finally:
-        sys.path.pop(0)
+    install = load_install()
     places = install.Places(tmp_path, platform, environ={})
     (target,) = install.find_kritas(places, force=True, bundled_linux=False)
     assert target.pykrita == tmp_path / pykrita and target.kritarc == tmp_path / kritarc
