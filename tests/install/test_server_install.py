@@ -68,7 +68,10 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for requirement in importlib.metadata.requires("restyle") or []:
         if "extra ==" not in requirement:
             stand_in_wheel(folder, requirement)
-    wheel_of_installed(folder, "setuptools")
+    try:
+        wheel_of_installed(folder, "setuptools")  # torch requires it, so the test environment has it
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("building the project offline needs setuptools installed in the test environment")
     return folder
 
 
