@@ -7,7 +7,8 @@
 
 Only the standard library is used, so any Python 3.9 or newer can run this before
 anything else is installed.  Every change is recorded in a manifest, which is what
-makes re-running safe and `--uninstall` exact.
+makes re-running safe and `--uninstall` exact; so is which of the files the server may
+make later (its log, VGG19's weights) were not there yet.  The checkout is only read.
 """
 
 from __future__ import annotations
