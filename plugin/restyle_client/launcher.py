@@ -6,8 +6,8 @@ starts that command, detached in its own session, so that the server outlives th
 editor and is shared by every editor on the machine.  Its output goes to a log file,
 whose last lines explain a failed start to the user.
 
-Stdlib only, and no editor toolkit: Krita drives the start from Qt timers, GIMP's
-plug-in blocks in `start_and_wait`.  The same path rules are in install.py, which
+Stdlib only, and no editor toolkit: Krita polls a `Launch` from Qt timers, GIMP's
+plug-in blocks in `start_and_wait`, which polls the same `Launch` in a loop.  The same path rules are in install.py, which
 cannot import this module (it runs before anything is installed).
 """
 
@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -171,7 +172,75 @@ def cannot_start_text(endpoint: str, why: str) -> str:
     )
 
 
-# --- starting and waiting, for editors that may block (GIMP's plug-in, scripts) --------
+# --- starting and waiting -------------------------------------------------------------
+
+
+class LaunchState(Enum):
+    STARTING = "starting"  # started; not answering yet
+    READY = "ready"  # it answers
+    FAILED = "failed"  # `Launch.error` says why, for the user
+
+
+class Launch:
+    """One try at starting the recorded server for `endpoint`, advanced by `poll()`.
+
+    Nothing here waits, so an editor with an event loop drives it from a timer (Krita),
+    and `start_and_wait` drives it in a plain loop for one that may block (GIMP's
+    plug-in): both get the same checks, time-out and sentences.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        config: ServerConfig,
+        *,
+        timeout: float = START_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.endpoint, self.config, self.timeout, self._clock = endpoint, config, timeout, clock
+        self.state: LaunchState | None = None  # None until start()
+        self.text = ""  # what to show while it starts
+        self.error = ""
+        self.process: ServerProcess | None = None
+        self._deadline = 0.0
+
+    def start(self) -> LaunchState:
+        if not is_local(self.endpoint):
+            return self._fail(
+                f"No Restyle server answers at {self.endpoint}. It is on another machine: start "
+                "`restyle serve` there, or correct the server address."
+            )
+        command = self.config.start_command(self.endpoint)
+        if not command:
+            return self._fail(cannot_start_text(self.endpoint, self.config.problem or "no start command is recorded"))
+        process = ServerProcess(command, self.config.log_path())
+        try:
+            process.start()
+        except LaunchError as exc:
+            return self._fail(f"No Restyle server answers at {self.endpoint}, and starting one failed: {exc}.")
+        self.process, self.text = process, starting_text(command)
+        self._deadline = self._clock() + self.timeout
+        self.state = LaunchState.STARTING
+        return self.state
+
+    def poll(self, answered: bool) -> LaunchState:
+        """The state after one more ask: `answered` is whether the server replied to it."""
+        if self.state is not LaunchState.STARTING or self.process is None:
+            return self.state or self._fail("the server was not started yet")
+        if answered:
+            self.state = LaunchState.READY
+        elif self.process.exit_code() is not None:
+            self._fail(f"The Restyle server could not start: {self.process.failure()}")
+        elif self._clock() > self._deadline:
+            self._fail(
+                f"The Restyle server was started but did not answer within {self.timeout:g} s; "
+                f"see {self.process.log_path}."
+            )
+        return self.state
+
+    def _fail(self, error: str) -> LaunchState:
+        self.state, self.error = LaunchState.FAILED, error
+        return self.state
 
 
 def start_and_wait(
@@ -189,31 +258,14 @@ def start_and_wait(
     replied; `report` gets the text to show, again every `interval` so a progress bar
     can pulse.  Raises LaunchError with the whole story when no server comes up.
     """
-    if not is_local(endpoint):
-        raise LaunchError(
-            f"No Restyle server answers at {endpoint}. It is on another machine: start "
-            "`restyle serve` there, or correct the server address."
-        )
-    command = config.start_command(endpoint)
-    if not command:
-        raise LaunchError(cannot_start_text(endpoint, config.problem or "no start command is recorded"))
-    process = ServerProcess(command, config.log_path())
-    try:
-        process.start()
-    except LaunchError as exc:
-        raise LaunchError(f"No Restyle server answers at {endpoint}, and starting one failed: {exc}.") from None
-    text = starting_text(command)
-    deadline = time.monotonic() + timeout
-    while True:
-        report(text)
-        if answers(endpoint, interval):
-            return process
-        if process.exit_code() is not None:
-            raise LaunchError(f"The Restyle server could not start: {process.failure()}")
-        if time.monotonic() > deadline:
-            raise LaunchError(
-                f"The Restyle server was started but did not answer within {timeout:g} s; see {process.log_path}."
-            )
+    launch = Launch(endpoint, config, timeout=timeout)
+    state = launch.start()
+    while state is LaunchState.STARTING:
+        report(launch.text)
+        state = launch.poll(answers(endpoint, interval))
+    if state is LaunchState.FAILED or launch.process is None:
+        raise LaunchError(launch.error)
+    return launch.process
 
 
 def hello_answers(endpoint: str, seconds: float, **client_options: object) -> bool:

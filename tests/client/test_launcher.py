@@ -42,6 +42,51 @@ def stop(process: launcher.ServerProcess) -> None:
             process.wait(10)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_launch_is_ready_once_the_server_answers(tmp_path):
+    sleeps = [sys.executable, "-c", "import time; time.sleep(60)"]
+    launch = launcher.Launch(free_endpoint(), launcher.load(write_config(tmp_path, sleeps)))
+    try:
+        assert launch.start() is launcher.LaunchState.STARTING
+        assert launch.text.startswith("Starting the Restyle server (")
+        assert launch.poll(answered=False) is launcher.LaunchState.STARTING
+        assert launch.poll(answered=True) is launcher.LaunchState.READY
+        assert launch.poll(answered=False) is launcher.LaunchState.READY, "a ready server stays ready"
+    finally:
+        stop(launch.process)
+
+
+def test_a_launch_that_never_answers_gives_up_after_its_time_out(tmp_path):
+    sleeps = [sys.executable, "-c", "import time; time.sleep(60)"]
+    clock = Clock()
+    launch = launcher.Launch(free_endpoint(), launcher.load(write_config(tmp_path, sleeps)), timeout=5, clock=clock)
+    try:
+        launch.start()
+        clock.now += 4.9
+        assert launch.poll(answered=False) is launcher.LaunchState.STARTING
+        clock.now += 0.2
+        assert launch.poll(answered=False) is launcher.LaunchState.FAILED
+        assert launch.error == (
+            f"The Restyle server was started but did not answer within 5 s; see {tmp_path / 'logs' / 'server.log'}."
+        )
+    finally:
+        stop(launch.process)
+
+
+def test_a_launch_that_cannot_begin_fails_at_once_without_starting_anything(tmp_path):
+    launch = launcher.Launch("tcp://192.0.2.7:7865", launcher.load(write_config(tmp_path, [*serve_command()])))
+    assert launch.start() is launcher.LaunchState.FAILED and launch.process is None
+    assert "on another machine" in launch.error
+    assert launch.poll(answered=True) is launcher.LaunchState.FAILED
+
+
 def test_the_recorded_server_is_started_and_answers(tmp_path):
     endpoint = free_endpoint()
     config = launcher.load(write_config(tmp_path, [*serve_command(), "--weights", "random:0"]))
@@ -104,3 +149,41 @@ def test_a_server_on_another_machine_is_not_started_here(tmp_path):
 )
 def test_only_local_endpoints_count_as_startable_here(endpoint, local):
     assert launcher.is_local(endpoint) is local
+
+
+@pytest.mark.parametrize(
+    "platform,expected",
+    [
+        ("linux", ".config/restyle"),
+        ("darwin", "Library/Application Support/restyle"),
+        ("win32", "AppData/Roaming/restyle"),
+    ],
+)
+def test_config_folder_matches_what_install_py_writes(tmp_path, platform, expected):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    try:
+        import install
+    finally:
+        sys.path.pop(0)
+    places = install.Places(tmp_path, platform, environ={})
+    assert launcher.config_dir(tmp_path, platform, environ={}) == tmp_path / expected == places.restyle_config
+
+
+def test_config_without_a_file_says_to_run_the_installer(tmp_path):
+    loaded = launcher.load(tmp_path / "server.json")
+    assert loaded.endpoint == launcher.DEFAULT_ENDPOINT and loaded.command == []
+    assert "install.py" in loaded.problem
+
+
+def test_config_gives_the_start_command_for_an_endpoint(tmp_path):
+    path = tmp_path / "server.json"
+    path.write_text(json.dumps({"endpoint": "tcp://127.0.0.1:9999", "command": ["/v/bin/restyle", "serve"]}))
+    loaded = launcher.load(path)
+    assert loaded.endpoint == "tcp://127.0.0.1:9999"
+    assert loaded.start_command("tcp://127.0.0.1:5") == ["/v/bin/restyle", "serve", "--bind", "tcp://127.0.0.1:5"]
+
+
+def test_a_broken_config_file_is_reported(tmp_path):
+    path = tmp_path / "server.json"
+    path.write_text("{not json")
+    assert "cannot be read" in launcher.load(path).problem

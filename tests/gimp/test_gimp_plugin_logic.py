@@ -15,20 +15,12 @@ import pytest
 sys.path.insert(0, str(gimp_chroot.PLUGIN_DIR))
 
 from restyle_client import request as wire  # noqa: E402
+from restyle_client import settings as shared  # noqa: E402
+from restyle_client.geometry import Rect  # noqa: E402
+from restyle_client.settings import JobError  # noqa: E402
 from restyle_gimp_args import ARGUMENTS, DEFAULT_ENDPOINT, DIALOG_EXPANDERS, DIALOG_FRAMES  # noqa: E402
-from restyle_gimp_job import (  # noqa: E402
-    PluginError,
-    build_request,
-    frames_group_name,
-    parse_settings,
-    progress_fraction,
-    progress_text,
-    queue_text,
-    result_layer_name,
-    style_of,
-)
+from restyle_gimp_job import PluginError, build_request, parse_settings  # noqa: E402
 from restyle_gimp_pixels import (  # noqa: E402
-    Rect,
     babl_format,
     color_pixels,
     gray_alpha_to_mask,
@@ -104,6 +96,19 @@ def test_the_dialogs_choices_are_the_ones_the_server_takes():
     assert choices["mode"] == list(wire.MODES)
 
 
+def test_the_dialogs_numbers_and_colour_choices_are_the_ones_krita_offers():
+    by_name = {a.name: a for a in ARGUMENTS}
+    for name, control in [
+        ("strength", shared.STRENGTH),
+        ("style-scale", shared.STYLE_SCALE),
+        ("seed", shared.SEED),
+        ("iterations", shared.ITERATIONS),
+    ]:
+        arg = by_name[name]
+        assert (arg.minimum, arg.maximum, arg.default) == (control.minimum, control.maximum, control.default)
+    assert by_name["preserve-colors"].choices == shared.PRESERVE_COLORS
+
+
 def test_the_dialog_shows_every_argument_once():
     shown = [name for _id, _title, names in DIALOG_FRAMES + DIALOG_EXPANDERS for name in names]
     assert sorted(shown) == sorted(a.name for a in ARGUMENTS)
@@ -168,11 +173,11 @@ def test_a_public_key_where_the_secret_one_belongs_is_named(tmp_path):
 
 def _region(mask: bytes | None = None, size=(8, 6)):
     pixels = wire.Pixels(size[0], size[1], 1, "u8", mask) if mask is not None else None
-    return wire.Region([style_of(noise_pixels(8, 8), "Stripes")], pixels)
+    return wire.Region([wire.Style(noise_pixels(8, 8), name="Stripes")], pixels)
 
 
 def test_a_mask_that_covers_nothing_of_the_layer_is_refused():
-    with pytest.raises(PluginError, match="does not cover any of the content layer"):
+    with pytest.raises(JobError, match="The mask of region 1 does not cover any of the content layer"):
         build_request(noise_pixels(8, 6), [_region(bytes(48))], parse_settings({}))
 
 
@@ -211,20 +216,7 @@ def test_the_request_carries_the_users_settings():
     )
 
 
-# --- words the user sees --------------------------------------------------------------
-
-
-def test_new_layers_are_named_after_the_styles():
-    assert result_layer_name(["Stripes"]) == "Stripes (restyled)"
-    assert result_layer_name(["Stripes", "Dots", "Stripes"]) == "Stripes + Dots (restyled)"
-    assert frames_group_name(["Stripes"]) == "Stripes (frames)"
-
-
-def test_progress_reads_as_stages_iterations_and_time_left():
-    assert progress_text(2, 3, 5, 20, 75.4) == "Restyle: stage 2/3, iteration 5/20, about 1 min 15 s left"
-    assert progress_fraction(30, 120) == 0.25 and progress_fraction(0, 0) == 0.0
-    assert queue_text(0) == "Restyle: starting"
-    assert queue_text(2) == "Restyle: waiting for the server (2 jobs ahead)"
+# --- the plug-in's Python --------------------------------------------------------------
 
 
 def test_a_python_without_pyzmq_and_msgpack_gets_named_install_steps(tmp_path):

@@ -132,17 +132,6 @@ def test_alpha_planes_come_out_as_8_bit_masks(depth, alpha):
     assert px.channel_u8(pixel * 3, depth, 3) in (b"\x80" * 3, b"\x80\x80\x80")
 
 
-def test_crop_plane_takes_the_rows_of_a_rectangle():
-    plane = bytes(range(20))  # 5 x 4
-    assert px.crop_plane(plane, 5, (1, 2, 3, 2)) == bytes([11, 12, 13, 16, 17, 18])
-
-
 def test_float_previews_are_clamped_to_8_bits_for_display():
     pixels = Pixels(1, 1, 4, "f32", struct.pack("<4f", -1.0, 0.5, 2.0, float("nan")))
     assert px.to_u8(pixels) == bytes([0, 128, 255, 0])
-
-
-def test_an_empty_selection_is_no_mask():
-    assert px.mask_pixels(bytes(6), 3, 2) is None
-    mask = px.mask_pixels(bytes([0, 0, 9, 0, 0, 0]), 3, 2)
-    assert (mask.width, mask.height, mask.channels, mask.sample) == (3, 2, 1, "u8")

@@ -104,11 +104,11 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
             procedure, "Select exactly one layer to restyle (not a mask or channel)", Gimp.PDBStatusType.CALLING_ERROR
         )
     from restyle_client.request import RequestError
-    from restyle_gimp_job import PluginError
+    from restyle_client.settings import JobError
 
     try:
         status = _restyle(image, drawables[0], config)
-    except (PluginError, RequestError) as exc:
+    except (JobError, RequestError) as exc:
         return _fail(procedure, str(exc))
     except Exception as exc:  # a bug: say what broke in the dialog, keep the trace for reports
         traceback.print_exc()
@@ -151,17 +151,11 @@ def _dialog(procedure, config) -> bool:
 def _restyle(image, content, config):
     from restyle_client import watchdog
     from restyle_client.client import Client, new_routing_id
-    from restyle_client.request import Region
-    from restyle_gimp_job import (
-        PluginError,
-        build_request,
-        frames_group_name,
-        parse_settings,
-        result_layer_name,
-        style_of,
-    )
+    from restyle_client.geometry import Rect
+    from restyle_client.request import Region, Style
+    from restyle_gimp_job import PluginError, build_request, parse_settings
     from restyle_gimp_keys import load_keys
-    from restyle_gimp_pixels import Rect, sample_for_precision
+    from restyle_gimp_pixels import sample_for_precision
     from restyle_gimp_session import reach_server, run_job
 
     settings = parse_settings({name: config.get_property(name) for name in VALUE_ARGUMENTS})
@@ -182,7 +176,7 @@ def _restyle(image, content, config):
             chosen = config.get_property(mask_arg)
             mask = _drawable_mask(chosen, area) if chosen is not None else None
         name = style_layer.get_name()
-        regions.append(Region([style_of(_read_color(style_layer, "u8"), name)], mask))
+        regions.append(Region([Style(_read_color(style_layer, "u8"), 1.0, name)], mask))
         style_names.append(name)
 
     request = build_request(_read_color(content, sample), regions, settings)
@@ -191,7 +185,7 @@ def _restyle(image, content, config):
     # Our routing id is shared with the watchdog, which speaks for us once GIMP kills us.
     routing_id = new_routing_id()
     client = Client(settings.endpoint, name="restyle-gimp", routing_id=routing_id, **curve)
-    changes = _Changes(image, content, result_layer_name(style_names), frames_group_name(style_names))
+    changes = _Changes(image, content, style_names)
     Gimp.progress_init("Restyle")
     try:
         reach_server(client, changes, with_keys=keys is not None)
@@ -237,7 +231,8 @@ def _first_mask(image, area, source, drawable):
 
 
 def _selection_mask(image, area):
-    from restyle_gimp_pixels import MASK_FORMAT, Rect, mask_pixels, place_mask
+    from restyle_client.geometry import Rect
+    from restyle_gimp_pixels import MASK_FORMAT, mask_pixels, place_mask
 
     read = area.intersect(Rect(0, 0, image.get_width(), image.get_height()))
     data = b""
@@ -253,14 +248,8 @@ def _selection_mask(image, area):
 
 
 def _drawable_mask(drawable, area):
-    from restyle_gimp_pixels import (
-        LAYER_AS_MASK_FORMAT,
-        MASK_FORMAT,
-        Rect,
-        gray_alpha_to_mask,
-        mask_pixels,
-        place_mask,
-    )
+    from restyle_client.geometry import Rect
+    from restyle_gimp_pixels import LAYER_AS_MASK_FORMAT, MASK_FORMAT, gray_alpha_to_mask, mask_pixels, place_mask
 
     _ok, x, y = drawable.get_offsets()
     read = Rect(x, y, drawable.get_width(), drawable.get_height()).intersect(area)
@@ -290,8 +279,8 @@ class _Changes:
     Also the session's sink, so progress and the drawing frames land here as they come.
     """
 
-    def __init__(self, image, content, name, group_name):
-        self.image, self.content, self.name, self.group_name = image, content, name, group_name
+    def __init__(self, image, content, style_names):
+        self.image, self.content, self.style_names = image, content, style_names
         self.group = None
         self.undo_open = False
 
@@ -303,11 +292,11 @@ class _Changes:
             Gimp.progress_update(fraction)
 
     def frame(self, index, pixels):
-        from restyle_gimp_job import frame_layer_name
+        from restyle_client.texts import frame_layer_name, frames_group_name
 
         if self.group is None:
             self._begin()
-            self.group = Gimp.GroupLayer.new(self.image, self.group_name)
+            self.group = Gimp.GroupLayer.new(self.image, frames_group_name(self.style_names))
             self.image.insert_layer(self.group, self.content.get_parent(), self.image.get_item_position(self.content))
         layer = self._layer(frame_layer_name(index), pixels, self.group, 0)
         if (layer.get_width(), layer.get_height()) != (self.content.get_width(), self.content.get_height()):
@@ -317,9 +306,11 @@ class _Changes:
         Gimp.displays_flush()
 
     def result(self, pixels, cancelled):
+        from restyle_client.texts import result_layer_name
+
         self._begin()
         anchor = self.group if self.group is not None else self.content
-        name = f"{self.name} (cancelled)" if cancelled else self.name
+        name = result_layer_name(self.style_names, cancelled)
         self._layer(name, pixels, self.content.get_parent(), self.image.get_item_position(anchor))
 
     def close(self):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from restyle_client.settings import ITERATIONS, PRESERVE_COLORS, SEED, SIZE, STRENGTH, STYLE_SCALE, Range
+
 
 def _recorded_endpoint() -> str:
     """The endpoint install.py recorded (as Krita's docker uses it), else the usual one.
@@ -29,6 +31,11 @@ DEFAULT_ENDPOINT = _recorded_endpoint()
 PROCEDURE_NAME = "python-fu-restyle"
 MENU_PATH = "<Image>/Filters/Artistic"
 MENU_LABEL = "Restyle..."
+
+
+def _range(control: Range) -> tuple[Any, Any, Any]:
+    """(default, minimum, maximum), the order of `Arg`'s fields."""
+    return control.default, control.minimum, control.maximum
 
 
 @dataclass(frozen=True)
@@ -72,24 +79,19 @@ ARGUMENTS: tuple[Arg, ...] = (
     ),
     Arg("style-layer-3", "layer", "Style layer _3", "Optional: a style for a third region"),
     Arg("mask-3", "drawable", "Area o_f style 3", "Layer or channel; none means the whole layer"),
-    Arg("strength", "double", "S_trength", "How strongly the style takes over (0 keeps the content)", 0.5, 0.0, 1.0),
-    Arg("style-scale", "double", "Styl_e scale", "Size of the style's brush strokes and patterns", 1.0, 0.1, 8.0),
-    Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size", 0, 0, 16384),
+    Arg("strength", "double", "S_trength", "How strongly the style takes over (0 keeps the content)", *_range(STRENGTH)),
+    Arg("style-scale", "double", "Styl_e scale", "Size of the style's brush strokes and patterns", *_range(STYLE_SCALE)),
+    Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size", *_range(SIZE)),
     Arg(
         "preserve-colors",
         "choice",
         "_Preserve colours",
         "Keep the content's colours",
         "none",
-        choices=(
-            ("none", "No"),
-            ("luminance", "Luminance only"),
-            ("stats", "Colour statistics"),
-            ("histogram", "Colour histogram"),
-        ),
+        choices=PRESERVE_COLORS,
     ),
-    Arg("seed", "int", "See_d", "Same seed and settings give the same picture", 0, 0, 2**31 - 1),
-    Arg("iterations", "int", "Iterations per sta_ge", "Per stage; 0 uses the server's default", 0, 0, 10000),
+    Arg("seed", "int", "See_d", "Same seed and settings give the same picture", *_range(SEED)),
+    Arg("iterations", "int", "Iterations per sta_ge", "Per stage; 0 uses the server's default", *_range(ITERATIONS)),
     Arg(
         "mode",
         "choice",

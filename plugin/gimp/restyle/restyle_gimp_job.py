@@ -1,9 +1,9 @@
 """What the Restyle procedure's arguments mean, independent of GIMP.
 
-The plug-in reads its procedure config into plain values; this module checks them,
-turns them into the shared `restyle_client` request, and words what the user sees
-(layer names, progress text).  Scripts calling the procedure non-interactively pass
-the same argument names, so the checks here are the only ones either path gets.
+The plug-in reads its procedure config into plain values; this module checks them and
+hands them to the shared `restyle_client.settings`, which makes the request exactly as
+it does for Krita.  Scripts calling the procedure non-interactively pass the same
+argument names, so the checks here are the only ones either path gets.
 """
 
 from __future__ import annotations
@@ -12,30 +12,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from restyle_client.request import Options, Pixels, Region, Request, Style
+from restyle_client import settings as shared
+from restyle_client.request import Pixels, Region, Request
 from restyle_gimp_args import ARGUMENTS, DEFAULT_ENDPOINT
 
 _ARGS = {a.name: a for a in ARGUMENTS}
 
 
-class PluginError(Exception):
+class PluginError(shared.JobError):
     """Something the user can fix; the message is shown to them as is."""
 
 
 @dataclass
-class Settings:
+class ProcedureSettings(shared.Settings):
+    """The shared settings, and what only GIMP's procedure asks: where, frames, server."""
+
     mask_source: str = "selection"
-    strength: float = 0.5
-    style_scale: float = 1.0
-    size: int | None = None
-    preserve_colors: str = "none"
-    seed: int = 0
-    iterations: int | None = None
-    mode: str = "stylize"
     keep_frames: bool = False
     endpoint: str = DEFAULT_ENDPOINT
     server_key_file: str = ""
     client_key_file: str = ""
+
+    @property
+    def previews(self) -> shared.Previews:
+        """GIMP has no canvas overlay for live previews; kept drawing frames become layers."""
+        return shared.Previews.FRAMES if self.mode == "draw" and self.keep_frames else shared.Previews.NONE
 
 
 def _choice(values: Mapping[str, Any], name: str) -> str:
@@ -47,7 +48,7 @@ def _choice(values: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def parse_settings(values: Mapping[str, Any]) -> Settings:
+def parse_settings(values: Mapping[str, Any]) -> ProcedureSettings:
     """Plain procedure-argument values (by argument name) to checked settings."""
     endpoint = str(values.get("endpoint") or "").strip() or DEFAULT_ENDPOINT
     if "://" not in endpoint:
@@ -60,10 +61,10 @@ def parse_settings(values: Mapping[str, Any]) -> Settings:
         )
     size = int(values.get("size") or 0)
     iterations = int(values.get("iterations") or 0)
-    return Settings(
+    return ProcedureSettings(
         mask_source=_choice(values, "mask-source"),
-        strength=float(values.get("strength", 0.5)),
-        style_scale=float(values.get("style-scale", 1.0)),
+        strength=float(values.get("strength", shared.STRENGTH.default)),
+        style_scale=float(values.get("style-scale", shared.STYLE_SCALE.default)),
         size=size if size > 0 else None,
         preserve_colors=_choice(values, "preserve-colors"),
         seed=int(values.get("seed") or 0),
@@ -76,31 +77,7 @@ def parse_settings(values: Mapping[str, Any]) -> Settings:
     )
 
 
-FRAME_EVERY = 5  # drawing-mode iterations between two kept frames
-MAX_FRAME_SIDE = 4096
-
-
-def build_options(settings: Settings, content: Pixels) -> Options:
-    """Previews are not asked for: GIMP has no canvas overlay to show them on.
-
-    Kept drawing frames become layers, so they come at the content's own size (up to
-    a cap) rather than thumbnail size.
-    """
-    frames = settings.mode == "draw" and settings.keep_frames
-    return Options(
-        size=settings.size,
-        strength=settings.strength,
-        style_scale=settings.style_scale,
-        preserve_colors=settings.preserve_colors,
-        seed=settings.seed,
-        iterations=settings.iterations,
-        mode=settings.mode,
-        preview_every=FRAME_EVERY if frames else 0,
-        preview_max_size=max(16, min(MAX_FRAME_SIDE, max(content.width, content.height))),
-    )
-
-
-def build_request(content: Pixels, regions: Sequence[Region], settings: Settings) -> Request:
+def build_request(content: Pixels, regions: Sequence[Region], settings: ProcedureSettings) -> Request:
     if not regions:
         raise PluginError("Choose a style layer")
     if settings.mode == "draw" and (len(regions) > 1 or regions[0].mask is not None):
@@ -109,62 +86,4 @@ def build_request(content: Pixels, regions: Sequence[Region], settings: Settings
             "'Whole layer' (or clear the selection) and leave the second and "
             "third styles empty"
         )
-    for number, region in enumerate(regions, start=1):
-        if region.mask is not None and not any(region.mask.data):
-            raise PluginError(
-                f"The mask of region {number} does not cover any of the content "
-                "layer; select part of the layer or choose another mask"
-            )
-    request = Request(content=content, regions=list(regions), options=build_options(settings, content))
-    request.validate()
-    return request
-
-
-def style_of(pixels: Pixels, name: str) -> Style:
-    return Style(pixels, weight=1.0, name=name)
-
-
-def style_label(style_names: Sequence[str]) -> str:
-    names = [n for n in dict.fromkeys(style_names) if n]
-    return " + ".join(names) if names else "Restyle"
-
-
-def result_layer_name(style_names: Sequence[str]) -> str:
-    """Named after the style(s), and not the style's own name: that layer is often in
-    the same image, and GIMP would tack "#1" onto a duplicate name."""
-    return f"{style_label(style_names)} (restyled)"
-
-
-def frames_group_name(style_names: Sequence[str]) -> str:
-    return f"{style_label(style_names)} (frames)"
-
-
-def frame_layer_name(index: int) -> str:
-    return f"frame {index + 1}"
-
-
-def progress_fraction(step: int, steps: int) -> float:
-    if steps <= 0:
-        return 0.0
-    return min(1.0, max(0.0, step / steps))
-
-
-def progress_text(stage: int, stages: int, iteration: int, iterations: int, eta: float | None) -> str:
-    text = f"Restyle: stage {stage}/{stages}, iteration {iteration}/{iterations}"
-    if eta is not None and eta >= 0:
-        text += f", about {_duration(eta)} left"
-    return text
-
-
-def queue_text(position: int) -> str:
-    if position <= 0:
-        return "Restyle: starting"
-    return f"Restyle: waiting for the server ({position} job{'s' if position != 1 else ''} ahead)"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s"
+    return shared.build_request(content, regions, settings, settings.previews)

@@ -7,12 +7,12 @@ that a wrong or swapped file gets a message naming it instead of a silent refusa
 
 from __future__ import annotations
 
-from restyle_gimp_job import PluginError, Settings
+from restyle_gimp_job import PluginError, ProcedureSettings
 
 Keys = tuple[bytes, tuple[bytes, bytes]]
 
 
-def load_keys(settings: Settings) -> Keys | None:
+def load_keys(settings: ProcedureSettings) -> Keys | None:
     """(server public key, (client public, client secret)), or None for a plain server."""
     if not settings.server_key_file:
         return None

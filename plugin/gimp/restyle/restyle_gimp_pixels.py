@@ -9,37 +9,12 @@ canvas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from restyle_client.geometry import Rect
 from restyle_client.request import Pixels
 
 _BABL_SAMPLE = {"u8": "u8", "u16": "u16", "f32": "float"}
-_SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
 MASK_FORMAT = "Y u8"
 LAYER_AS_MASK_FORMAT = "Y'A u8"
-
-
-@dataclass(frozen=True)
-class Rect:
-    """A rectangle in some coordinate system; right and bottom edges are exclusive."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-    @property
-    def empty(self) -> bool:
-        return self.width <= 0 or self.height <= 0
-
-    def intersect(self, other: Rect) -> Rect:
-        x1, y1 = max(self.x, other.x), max(self.y, other.y)
-        x2 = min(self.x + self.width, other.x + other.width)
-        y2 = min(self.y + self.height, other.y + other.height)
-        return Rect(x1, y1, max(0, x2 - x1), max(0, y2 - y1))
-
-    def moved(self, dx: int, dy: int) -> Rect:
-        return Rect(self.x + dx, self.y + dy, self.width, self.height)
 
 
 def sample_for_precision(precision_nick: str) -> str:
@@ -71,20 +46,15 @@ def babl_format(channels: int, sample: str) -> str:
     return f"{components} {_BABL_SAMPLE[sample]}"
 
 
-def expected_bytes(width: int, height: int, channels: int, sample: str) -> int:
-    return width * height * channels * _SAMPLE_BYTES[sample]
-
-
 def color_pixels(width: int, height: int, has_alpha: bool, sample: str, data: bytes) -> Pixels:
     """Wrap bytes read with `babl_format(...)` as wire pixels, checking their length."""
-    channels = 4 if has_alpha else 3
-    want = expected_bytes(width, height, channels, sample)
-    if len(data) != want:
+    pixels = Pixels(width, height, 4 if has_alpha else 3, sample, bytes(data))
+    if len(data) != pixels.expected_bytes:
         raise ValueError(
             f"GIMP returned {len(data)} bytes for a {width}x{height} "
-            f"{channels}-channel {sample} buffer; expected {want}"
+            f"{pixels.channels}-channel {sample} buffer; expected {pixels.expected_bytes}"
         )
-    return Pixels(width, height, channels, sample, bytes(data))
+    return pixels
 
 
 def place_mask(data: bytes, read: Rect, target: Rect) -> bytes:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from restyle_client import events as ev
-from restyle_client import launcher
+from restyle_client import launcher, texts
 from restyle_client.client import Client, ServerUnavailable
 from restyle_client.request import Pixels, Request
-from restyle_gimp_job import PluginError, progress_fraction, progress_text, queue_text
+from restyle_gimp_job import PluginError
 
 HELLO_TIMEOUT = 3.0
 
@@ -107,23 +107,19 @@ def run_job(client: Client, request: Request, sink: Sink, *, keep_frames: bool, 
 
 def _follow(client: Client, request: Request, sink: Sink, keep_frames: bool) -> Outcome:
     job_id = client.submit(request)
-    sink.status("Restyle: sending the job", 0.0)
+    sink.status(texts.SENT, 0.0)
     frames = 0
     while True:
         for event in next_events(client, min(1.0, client.heartbeat_interval)):
             if getattr(event, "job_id", None) not in (job_id, None):
                 continue
             if isinstance(event, ev.Error):
-                raise PluginError(f"Restyle did not finish: {event.message} ({event.code})")
+                raise PluginError(texts.failed_text(event.message))
             if isinstance(event, ev.Result):
                 return Outcome(event.pixels, event.cancelled, frames)
-            if isinstance(event, (ev.Accepted, ev.Queued)):
-                sink.status(queue_text(event.position), None)
-            elif isinstance(event, ev.Progress):
-                sink.status(
-                    progress_text(event.stage, event.stages, event.iteration, event.iterations, event.eta),
-                    progress_fraction(event.step, event.steps),
-                )
+            news = texts.news(event)
+            if news is not None:
+                sink.status(news.text, news.fraction)
             elif isinstance(event, ev.Frame) and keep_frames:
                 sink.frame(event.index, event.pixels)
                 frames += 1

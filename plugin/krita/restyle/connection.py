@@ -5,6 +5,7 @@ QSocketNotifier on the client's ZeroMQ descriptor; that descriptor is edge-trigg
 so every activation (and a zero-delay timer after every send) calls `Client.poll()`,
 which drains all that is pending.  Asking "is a server there?" blocks by nature, so it
 runs on a short-lived thread with its own socket, and reports back through a signal.
+Starting a server is the shared `restyle_client.launcher.Launch`, polled from a timer.
 """
 
 from __future__ import annotations
@@ -15,38 +16,35 @@ from collections.abc import Callable
 
 from PyQt5.QtCore import QObject, QSocketNotifier, QTimer, pyqtSignal
 from restyle_client import events as ev
-from restyle_client import launcher as shared
+from restyle_client import launcher, texts
 from restyle_client.client import Client, ServerUnavailable
 from restyle_client.request import Request
 
-from . import config as config_mod
-from .launcher import LaunchError, ServerProcess
+from .server_state import ServerState
 
 PROBE_TIMEOUT = 2.0
+PROBE_EVERY_MS = 500  # while a started server is loading
 RECHECK_AFTER = 5.0
-START_TIMEOUT = 180.0  # the first start may load torch and VGG19 weights from disk
 
 Handler = Callable[[object], None]
 
 
 class Connection(QObject):
-    # state: "unknown" | "checking" | "starting" | "connected" | "unavailable"
-    stateChanged = pyqtSignal(str, str)
+    stateChanged = pyqtSignal(object, str)  # ServerState, the text to show
     _probed = pyqtSignal(int, bool, str, object)
 
-    def __init__(self, endpoint: str, server_config: config_mod.ServerConfig) -> None:
+    def __init__(self, endpoint: str, server_config: launcher.ServerConfig) -> None:
         super().__init__()
         self.endpoint = endpoint
         self.server_config = server_config
-        self.state = "unknown"
+        self.state = ServerState.UNKNOWN
         self.detail = ""
         self._client: Client | None = None
         self._notifier: QSocketNotifier | None = None
         self._handlers: dict[str, Handler] = {}
         self._waiting: list[tuple[Callable[[], None], Callable[[str], None]]] = []
         self._probe_serial = 0
-        self._process: ServerProcess | None = None
-        self._start_deadline = 0.0
+        self._launch: launcher.Launch | None = None
         self._seen_at = 0.0
         self._heartbeat = QTimer(self)
         self._heartbeat.setInterval(1000)
@@ -58,22 +56,23 @@ class Connection(QObject):
     def ensure_server(self, ready: Callable[[], None], failed: Callable[[str], None]) -> None:
         """Call `ready` once a server answers, else `failed(reason)`; never blocks."""
         # A server seen moments ago is trusted; otherwise look again (it may have stopped).
-        if self.state == "connected" and self._client is not None and time.monotonic() - self._seen_at < RECHECK_AFTER:
+        recent = time.monotonic() - self._seen_at < RECHECK_AFTER
+        if self.state is ServerState.CONNECTED and self._client is not None and recent:
             ready()
             return
         self._waiting.append((ready, failed))
-        if self.state not in ("checking", "starting"):
-            if self.state != "connected":
-                self._set_state("checking", f"Looking for the Restyle server at {self.endpoint}\u2026")
+        if self.state not in (ServerState.CHECKING, ServerState.STARTING):
+            if self.state is not ServerState.CONNECTED:
+                self._set_state(ServerState.CHECKING, texts.looking_text(self.endpoint))
             else:
-                self.state = "checking"
+                self.state = ServerState.CHECKING
             self._probe()
 
     def check(self) -> None:
         """Refresh the connection state for display, without starting anything."""
-        if self.state in ("checking", "starting"):
+        if self.state in (ServerState.CHECKING, ServerState.STARTING):
             return
-        self._set_state("checking", f"Looking for the Restyle server at {self.endpoint}\u2026")
+        self._set_state(ServerState.CHECKING, texts.looking_text(self.endpoint))
         self._probe()
 
     def _probe(self) -> None:
@@ -98,64 +97,41 @@ class Connection(QObject):
         if serial != self._probe_serial:
             return
         if ok:
-            self._process = None
+            self._launch = None
             self._seen_at = time.monotonic()
             self._connect(info if isinstance(info, dict) else None)
-            self._set_state("connected", f"Connected to {self.endpoint}" + (f" ({detail})" if detail else ""))
+            self._set_state(ServerState.CONNECTED, texts.connected_text(self.endpoint, detail))
             waiting, self._waiting = self._waiting, []
             for ready, _ in waiting:
                 ready()
-            return
-        if self.state == "starting":
-            self._keep_starting()
-            return
-        if not self._waiting:
-            self._set_state("unavailable", f"No Restyle server answers at {self.endpoint}.")
-            return
-        self._start_server()
+        elif self._launch is not None:
+            self._follow(self._launch.poll(answered=False))
+        elif not self._waiting:
+            self._set_state(ServerState.UNAVAILABLE, texts.no_answer_text(self.endpoint))
+        else:
+            self._launch = launcher.Launch(self.endpoint, self.server_config)
+            self._follow(self._launch.start())
 
-    def _start_server(self) -> None:
-        command = self.server_config.start_command(self.endpoint)
-        if not shared.is_local(self.endpoint):
-            self._fail(shared.cannot_start_text(self.endpoint, "it is on another machine"))
+    def _follow(self, state: launcher.LaunchState) -> None:
+        """Ask again a moment later while the started server loads; report a failed start."""
+        launch = self._launch
+        if launch is None:
             return
-        if not command:
-            why = self.server_config.problem or "no start command is recorded"
-            self._fail(shared.cannot_start_text(self.endpoint, why))
+        if state is launcher.LaunchState.FAILED:
+            self._launch = None
+            self._fail(launch.error)
             return
-        log = self.server_config.log_path()
-        self._process = ServerProcess(command, log)
-        try:
-            self._process.start()
-        except LaunchError as exc:
-            self._process = None
-            self._fail(f"No Restyle server answers at {self.endpoint}, and starting one failed: {exc}.")
-            return
-        self._start_deadline = time.monotonic() + START_TIMEOUT
-        self._set_state("starting", shared.starting_text(command))
-        QTimer.singleShot(500, self._probe)
-
-    def _keep_starting(self) -> None:
-        process = self._process
-        if process is not None and process.exit_code() is not None:
-            self._process = None
-            self._fail(f"The Restyle server could not start: {process.failure()}")
-            return
-        if time.monotonic() > self._start_deadline:
-            self._fail(
-                f"The Restyle server was started but did not answer within {START_TIMEOUT:g} s; "
-                f"see {process.log_path if process else 'its log'}."
-            )
-            return
-        QTimer.singleShot(500, self._probe)
+        if self.state is not ServerState.STARTING:
+            self._set_state(ServerState.STARTING, launch.text)
+        QTimer.singleShot(PROBE_EVERY_MS, self._probe)
 
     def _fail(self, reason: str) -> None:
-        self._set_state("unavailable", reason)
+        self._set_state(ServerState.UNAVAILABLE, reason)
         waiting, self._waiting = self._waiting, []
         for _, failed in waiting:
             failed(reason)
 
-    def _set_state(self, state: str, detail: str) -> None:
+    def _set_state(self, state: ServerState, detail: str) -> None:
         self.state, self.detail = state, detail
         self.stateChanged.emit(state, detail)
 
@@ -192,7 +168,7 @@ class Connection(QObject):
         for event in client.poll():
             job_id = getattr(event, "job_id", None)
             if isinstance(event, ev.Error) and job_id is None:
-                self._set_state("connected", f"The server said: {event.message}")
+                self._set_state(ServerState.CONNECTED, f"The server said: {event.message}")
                 continue
             handler = self._handlers.get(job_id) if job_id else None
             if handler is None:
@@ -217,7 +193,7 @@ class Connection(QObject):
             for job_id in lost:
                 handler = self._handlers.pop(job_id)
                 handler(ev.Error(job_id, "server_lost", reason))
-        self._set_state("unavailable", reason)
+        self._set_state(ServerState.UNAVAILABLE, reason)
 
     def close(self) -> None:
         self._heartbeat.stop()
@@ -235,6 +211,6 @@ def get(endpoint: str) -> Connection:
     """The one connection to `endpoint` in this Krita, made on first use."""
     connection = _connections.get(endpoint)
     if connection is None:
-        connection = Connection(endpoint, config_mod.load())
+        connection = Connection(endpoint, launcher.load())
         _connections[endpoint] = connection
     return connection

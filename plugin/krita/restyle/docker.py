@@ -1,4 +1,9 @@
-"""The Restyle docker: the controls an artist sees, and the wiring from them to a job."""
+"""The Restyle docker: the controls an artist sees, and the wiring from them to a job.
+
+Only the widgets live here.  What the lists offer is `layer_lists`, which server is
+`server_state`, and reading the choices out of the document is `job_input`: all
+without Qt, so tested outside Krita.
+"""
 
 from __future__ import annotations
 
@@ -23,24 +28,26 @@ from PyQt5.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from restyle_client.request import RequestError, Style
+from restyle_client import launcher, settings, texts
+from restyle_client.request import Request
+from restyle_client.settings import Settings
 
-from . import config as config_mod
 from . import connection as conn_mod
-from . import jobspec
 from . import layers as ly
-from . import pixels as px
 from .job import RestyleJob
+from .job_input import Choices, RegionChoice, read_job
+from .layer_lists import LayerLists, MaskChoice, MaskKind, current_layer, lists_of
+from .nodes import document_key
+from .server_state import ServerState, endpoint_to_use
 
 DOCKER_ID = "restyle_docker"
-SELECTION = "selection"
 IDLE_TEXT = "Pick a style layer, then Start."
 
 
-def _spin(box, low, high, step, value):
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
+def _spin(box, control: settings.Range):
+    box.setRange(control.minimum, control.maximum)
+    box.setSingleStep(control.step)
+    box.setValue(control.default)
     return box
 
 
@@ -69,10 +76,10 @@ class RestyleDocker(DockWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Restyle")
-        self.server_config = config_mod.load()
+        self.server_config = launcher.load()
         self.jobs: dict[str, RestyleJob] = {}  # by document: each document runs its own job
         self.connection: conn_mod.Connection | None = None
-        self._signature: tuple = ()
+        self._lists = LayerLists(None)
         self._active_id: str | None = None
         self._regions: list[RegionRow] = []
         self._build()
@@ -108,26 +115,26 @@ class RestyleDocker(DockWidget):
         col.addWidget(regions)
 
         look = QFormLayout()
-        self.strength = _spin(QDoubleSpinBox(objectName="restyle_strength", decimals=2), 0.0, 1.0, 0.05, 0.5)
+        self.strength = _spin(QDoubleSpinBox(objectName="restyle_strength", decimals=2), settings.STRENGTH)
         self.strength.setToolTip("0 keeps the content, 1 is all style")
         look.addRow("Strength", self.strength)
-        self.style_scale = _spin(QDoubleSpinBox(objectName="restyle_style_scale", decimals=2), 0.1, 8.0, 0.1, 1.0)
+        self.style_scale = _spin(QDoubleSpinBox(objectName="restyle_style_scale", decimals=2), settings.STYLE_SCALE)
         self.style_scale.setToolTip("Bigger makes the style's brush strokes and textures larger")
         look.addRow("Style scale", self.style_scale)
         self.quality = QComboBox(objectName="restyle_quality")
-        for label, _ in jobspec.PRESETS:
+        for label, _ in settings.QUALITIES:
             self.quality.addItem(label)
-        self.quality.setCurrentIndex(jobspec.DEFAULT_PRESET)
+        self.quality.setCurrentIndex(settings.DEFAULT_QUALITY)
         self.quality.setToolTip("The size the server works at; the result always has the layer's size")
         look.addRow("Quality", self.quality)
         self.preserve = QComboBox(objectName="restyle_preserve_colors")
-        for label, value in jobspec.PRESERVE_COLORS:
+        for value, label in settings.PRESERVE_COLORS:
             self.preserve.addItem(label, value)
         look.addRow("Keep colours", self.preserve)
-        self.seed = _spin(QSpinBox(objectName="restyle_seed"), 0, 2**31 - 1, 1, 0)
+        self.seed = _spin(QSpinBox(objectName="restyle_seed"), settings.SEED)
         self.seed.setToolTip("Another seed gives another variation")
         look.addRow("Seed", self.seed)
-        self.iterations = _spin(QSpinBox(objectName="restyle_iterations"), 0, 5000, 10, 0)
+        self.iterations = _spin(QSpinBox(objectName="restyle_iterations"), settings.ITERATIONS)
         self.iterations.setSpecialValueText("automatic")
         self.iterations.setToolTip("Iterations per stage; automatic suits most pictures")
         look.addRow("Iterations", self.iterations)
@@ -173,7 +180,7 @@ class RestyleDocker(DockWidget):
     # --- Krita hooks --------------------------------------------------------------------
 
     def canvasChanged(self, canvas) -> None:  # noqa: N802 (Krita's name)
-        self._signature = ()
+        self._lists = LayerLists(None)
         self._active_id = None
         self.refresh_layers()
         self._show_job()
@@ -186,68 +193,55 @@ class RestyleDocker(DockWidget):
     def refresh_layers(self) -> None:
         """Keep the lists in step with the document; the content follows the current layer."""
         doc = self.document()
-        layer_list = ly.layers(doc) if doc is not None else []
-        mask_list = ly.masks(doc) if doc is not None else []
-        signature = (
-            doc.fileName() if doc is not None else None,
-            tuple((ly.node_id(n), n.name(), d) for n, d in layer_list),
-            tuple((ly.node_id(n), n.name()) for n, _ in mask_list),
-        )
-        if signature != self._signature:
-            self._signature = signature
-            self._fill_layers(self.content, layer_list, keep=True)
-            checked = {
-                self.styles.item(i).data(Qt.UserRole)
-                for i in range(self.styles.count())
-                if self.styles.item(i).checkState() == Qt.Checked
-            }
+        lists = lists_of(doc)
+        if lists != self._lists:
+            self._lists = lists
+            self._fill_layers(self.content)
+            checked = {uid for uid, ticked in self._style_items() if ticked}
             self.styles.clear()
-            for node, depth in layer_list:
-                item = QListWidgetItem("    " * depth + node.name())
-                item.setData(Qt.UserRole, ly.node_id(node))
+            for layer in lists.layers:
+                item = QListWidgetItem(layer.label)
+                item.setData(Qt.UserRole, layer.uid)
                 item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-                item.setCheckState(Qt.Checked if ly.node_id(node) in checked else Qt.Unchecked)
+                item.setCheckState(Qt.Checked if layer.uid in checked else Qt.Unchecked)
                 self.styles.addItem(item)
             for row in self._regions:
-                self._fill_region(row, layer_list, mask_list)
-        active = doc.activeNode() if doc is not None else None
-        active_id = ly.node_id(active) if active is not None and active.type() in ly.LAYER_TYPES else None
+                self._fill_region(row)
+        active_id = current_layer(doc)
         if active_id != self._active_id:
             self._active_id = active_id
             index = self.content.findData(active_id) if active_id else -1
             if index >= 0:
                 self.content.setCurrentIndex(index)
 
-    def _fill_layers(self, combo: QComboBox, layer_list, keep: bool) -> None:
-        current = combo.currentData() if keep else None
+    def _style_items(self) -> list[tuple[str, bool]]:
+        items = (self.styles.item(i) for i in range(self.styles.count()))
+        return [(item.data(Qt.UserRole), item.checkState() == Qt.Checked) for item in items]
+
+    def _fill_layers(self, combo: QComboBox) -> None:
+        current = combo.currentData()
         combo.blockSignals(True)
         combo.clear()
-        for node, depth in layer_list:
-            combo.addItem("    " * depth + node.name(), ly.node_id(node))
+        for layer in self._lists.layers:
+            combo.addItem(layer.label, layer.uid)
         index = combo.findData(current) if current else -1
         combo.setCurrentIndex(index if index >= 0 else 0)
         combo.blockSignals(False)
 
-    def _fill_region(self, row: RegionRow, layer_list, mask_list) -> None:
+    def _fill_region(self, row: RegionRow) -> None:
         current = row.mask.currentData()
         row.mask.clear()
-        row.mask.addItem("Current selection", (SELECTION, ""))
-        for node, _ in layer_list:
-            row.mask.addItem(f"Opaque parts of \u201c{node.name()}\u201d", ("alpha", ly.node_id(node)))
-            row.mask.addItem(f"Light parts of \u201c{node.name()}\u201d", ("grey", ly.node_id(node)))
-        for node, _ in mask_list:
-            row.mask.addItem(f"Mask \u201c{node.name()}\u201d", ("mask", ly.node_id(node)))
+        for mask in self._lists.masks:
+            row.mask.addItem(mask.label, mask.key)
         index = row.mask.findData(current) if current else -1
         row.mask.setCurrentIndex(max(0, index))
-        self._fill_layers(row.style, layer_list, keep=True)
+        self._fill_layers(row.style)
 
     def add_region(self) -> RegionRow:
         row = RegionRow(len(self._regions), self._remove_region)
         self.regions_box.insertWidget(self.regions_box.count() - 1, row)
         self._regions.append(row)
-        doc = self.document()
-        if doc is not None:
-            self._fill_region(row, ly.layers(doc), ly.masks(doc))
+        self._fill_region(row)
         return row
 
     def _remove_region(self, row: RegionRow) -> None:
@@ -257,8 +251,11 @@ class RestyleDocker(DockWidget):
 
     # --- server -------------------------------------------------------------------------
 
+    def _endpoint(self) -> str:
+        return endpoint_to_use(self.endpoint.text(), self.server_config.endpoint)
+
     def _use_endpoint(self) -> None:
-        endpoint = self.endpoint.text().strip() or self.server_config.endpoint
+        endpoint = self._endpoint()
         if self.connection is not None and self.connection.endpoint == endpoint:
             self.connection.check()
             return
@@ -268,113 +265,66 @@ class RestyleDocker(DockWidget):
         self.connection.stateChanged.connect(self._show_connection)
         self.connection.check()
 
-    def _show_connection(self, state: str, detail: str) -> None:
+    def _show_connection(self, state: ServerState, detail: str) -> None:
         self.connection_label.setText(detail)
-        self.connection_label.setProperty("state", state)
+        self.connection_label.setProperty("state", state.value)
 
     # --- running ------------------------------------------------------------------------
 
-    def settings(self) -> jobspec.Settings:
-        return jobspec.Settings(
-            strength=self.strength.value(),
-            style_scale=self.style_scale.value(),
-            preset=self.quality.currentIndex(),
-            preserve_colors=self.preserve.currentData(),
-            seed=self.seed.value(),
-            iterations=self.iterations.value() or None,
+    def choices(self) -> Choices:
+        """What the widgets say, as plain values for `read_job`."""
+        regions = []
+        for row in self._regions:
+            kind, uid = row.mask.currentData() or (MaskKind.SELECTION.value, "")
+            mask = MaskChoice(row.mask.currentText(), MaskKind(kind), uid)
+            regions.append(RegionChoice(mask, row.style.currentData() or ""))
+        return Choices(
+            content_uid=self.content.currentData() or "",
+            style_uids=[uid for uid, ticked in self._style_items() if ticked],
+            regions=regions,
+            only_selection=self.limit.isChecked(),
+            quality=self.quality.currentIndex(),
+            settings=Settings(
+                strength=self.strength.value(),
+                style_scale=self.style_scale.value(),
+                preserve_colors=self.preserve.currentData(),
+                seed=self.seed.value(),
+                iterations=self.iterations.value() or None,
+            ),
         )
 
     def current_job(self) -> RestyleJob | None:
         doc = self.document()
-        return self.jobs.get(ly.document_key(doc)) if doc is not None else None
+        return self.jobs.get(document_key(doc)) if doc is not None else None
 
     def start(self) -> None:
         job = self.current_job()
         if job is not None and not job.done:
             return
         self.refresh_layers()
+        doc = self.document()
         try:
-            job, request = self._prepare()
-        except (ly.LayerError, px.UnsupportedFormat, RequestError, ValueError) as exc:
+            job_input = read_job(doc, self.choices(), ly)
+        except ValueError as exc:  # LayerError, UnsupportedFormat, JobError, RequestError: all for the user
             self._say(str(exc))
             return
-        self._use_endpoint_quietly()
-        self.jobs[job.key] = job
-        job.say("Connecting to the server\u2026")
-        self._show_job()
-        self.connection.ensure_server(lambda: self._submit(job, request), lambda why: self._not_started(job, why))
-
-    def _use_endpoint_quietly(self) -> None:
-        endpoint = self.endpoint.text().strip() or self.server_config.endpoint
-        if self.connection is None or self.connection.endpoint != endpoint:
-            self._use_endpoint()
-
-    def _prepare(self) -> tuple[RestyleJob, object]:
-        doc = self.document()
-        if doc is None:
-            raise ly.LayerError("Open a document first.")
-        content = ly.find_node(doc, self.content.currentData() or "")
-        if content is None:
-            raise ly.LayerError("Pick the content layer to restyle.")
-        style_nodes = []
-        for i in range(self.styles.count()):
-            item = self.styles.item(i)
-            if item.checkState() == Qt.Checked:
-                node = ly.find_node(doc, item.data(Qt.UserRole))
-                if node is not None:
-                    style_nodes.append(node)
-        if not style_nodes and not self._regions:
-            raise ly.LayerError("Tick at least one style layer.")
-        if any(ly.node_id(n) == ly.node_id(content) for n in style_nodes):
-            raise ly.LayerError("The content layer cannot also be its own style.")
-        wire, rect, native = ly.read_layer(content)
-        styles = [Style(ly.read_layer(n)[0], 1.0, n.name()) for n in style_nodes]
-        regions = []
-        names = [n.name() for n in style_nodes]
-        for row in self._regions:
-            kind, uid = row.mask.currentData() or (SELECTION, "")
-            style_node = ly.find_node(doc, row.style.currentData() or "")
-            if style_node is None:
-                raise ly.LayerError("Each region needs a style layer.")
-            plane = self._region_plane(doc, kind, uid, rect)
-            mask = px.mask_pixels(plane, rect.width, rect.height) if plane is not None else None
-            if mask is None:
-                raise ly.LayerError(
-                    f"The region \u201c{row.mask.currentText()}\u201d covers nothing of the content layer."
-                )
-            regions.append((mask, [Style(ly.read_layer(style_node)[0], 1.0, style_node.name())]))
-            names.append(style_node.name())
-        plane = ly.selection_plane(doc, rect) if self.limit.isChecked() else None
-        request = jobspec.build_request(wire, styles, regions, self.settings())
-        job = RestyleJob(doc, content, rect, content.colorDepth(), native, plane, names)
+        job = RestyleJob(doc, job_input)
         job.changed.connect(lambda j=job: self._show_job() if j is self.current_job() else None)
-        return job, request
+        if self.connection is None or self.connection.endpoint != self._endpoint():
+            self._use_endpoint()
+        self.jobs[job.key] = job
+        job.say(texts.CONNECTING)
+        self._show_job()
+        request = job_input.request
+        self.connection.ensure_server(lambda: self._submit(job, request), job.fail)
 
-    def _region_plane(self, doc, kind: str, uid: str, rect: ly.Rect) -> bytes | None:
-        if kind == SELECTION:
-            plane = ly.selection_plane(doc, rect)
-            if plane is None:
-                raise ly.LayerError("A region uses the current selection, but nothing is selected.")
-            return plane
-        node = ly.find_node(doc, uid)
-        if node is None:
-            raise ly.LayerError("A region's mask layer no longer exists.")
-        if kind == "alpha":
-            return ly.layer_alpha_plane(node, rect)
-        if kind == "grey":
-            return ly.layer_gray_plane(node, rect)
-        return ly.mask_node_plane(node, rect)
-
-    def _submit(self, job: RestyleJob, request) -> None:
+    def _submit(self, job: RestyleJob, request: Request) -> None:
         if job.done:
             return
         try:
             job.start(self.connection, request)
         except Exception as exc:  # RequestError, or a socket that cannot send
             job.fail(f"The request was not sent: {exc}")
-
-    def _not_started(self, job: RestyleJob, why: str) -> None:
-        job.fail(why)
 
     def cancel(self) -> None:
         job = self.current_job()

@@ -1,77 +1,23 @@
 """Krita glue: reading layers, selections and masks as wire pixels, writing layers back.
 
-Everything that touches Krita's document API is here; the conversions themselves are
-in `pixels`, which runs without Krita.
+Everything that touches Krita's pixel API and Qt's images is here; the conversions
+themselves are in `pixels`, and finding nodes is in `nodes`, which both run without Krita.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage
+from restyle_client.geometry import Rect
 from restyle_client.request import Pixels
+from restyle_client.texts import unique_name
 
 from . import pixels as px
-
-LAYER_TYPES = ("paintlayer", "grouplayer", "filelayer", "vectorlayer", "filllayer", "clonelayer")
-MASK_TYPES = ("selectionmask", "transparencymask")
-PREVIEW_NAME = "Restyle preview"
+from .nodes import PREVIEW_NAME, LayerError, walk
 
 
-class LayerError(ValueError):
-    """A layer cannot be used as asked; the message is for the user."""
-
-
-@dataclass
-class Rect:
-    x: int
-    y: int
-    width: int
-    height: int
-
-    @classmethod
-    def of(cls, qrect) -> Rect:
-        return cls(qrect.x(), qrect.y(), qrect.width(), qrect.height())
-
-    def tuple(self) -> tuple[int, int, int, int]:
-        return (self.x, self.y, self.width, self.height)
-
-
-def walk(node) -> Iterator[tuple[object, int]]:
-    """Every node below `node`, top of the stack first, with its depth."""
-
-    def visit(parent, depth: int):
-        for child in reversed(parent.childNodes()):
-            yield child, depth
-            yield from visit(child, depth + 1)
-
-    yield from visit(node, 0)
-
-
-def node_id(node) -> str:
-    return node.uniqueId().toString()
-
-
-def document_key(document) -> str:
-    """Stable for as long as the document is open, whichever wrapper object Krita hands out."""
-    return node_id(document.rootNode())
-
-
-def find_node(document, uid: str):
-    for node, _ in walk(document.rootNode()):
-        if node_id(node) == uid:
-            return node
-    return None
-
-
-def layers(document) -> list[tuple[object, int]]:
-    return [(n, d) for n, d in walk(document.rootNode()) if n.type() in LAYER_TYPES and n.name() != PREVIEW_NAME]
-
-
-def masks(document) -> list[tuple[object, int]]:
-    return [(n, d) for n, d in walk(document.rootNode()) if n.type() in MASK_TYPES]
+def rect_of(qrect) -> Rect:
+    return Rect(qrect.x(), qrect.y(), qrect.width(), qrect.height())
 
 
 def layer_format(node) -> tuple[str, str]:
@@ -82,7 +28,7 @@ def read_layer(node, rect: Rect | None = None) -> tuple[Pixels, Rect, bytes]:
     """A layer's pixels in `rect` (default: its painted bounds) as wire and native bytes."""
     model, depth = layer_format(node)
     px.check_format(model, depth, f"The layer \u201c{node.name()}\u201d")
-    rect = rect or Rect.of(node.bounds())
+    rect = rect or rect_of(node.bounds())
     if rect.width <= 0 or rect.height <= 0:
         raise LayerError(f"The layer \u201c{node.name()}\u201d is empty.")
     native = bytes(node.pixelData(*rect.tuple()))
@@ -154,8 +100,6 @@ def scale_rgba8(pixels: Pixels, width: int, height: int) -> bytes:
 def add_layer_above(document, content, name: str, native: bytes, rect: Rect):
     """A new paint layer right above `content`, at its offset, holding `native` at `rect`."""
     taken = [n.name() for n, _ in walk(document.rootNode())]
-    from .jobspec import unique_name
-
     layer = document.createNode(unique_name(name, taken), "paintlayer")
     parent = content.parentNode() or document.rootNode()
     parent.addChildNode(layer, content)

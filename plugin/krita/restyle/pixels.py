@@ -161,12 +161,6 @@ def channel_u8(data: bytes, depth: str, channel: int) -> bytes:
     )
 
 
-def crop_plane(plane: bytes, width: int, rect: tuple[int, int, int, int]) -> bytes:
-    """Rows `rect` = (x, y, w, h) of a one-byte-per-pixel plane `width` pixels wide."""
-    x, y, w, h = rect
-    return b"".join(plane[(y + r) * width + x : (y + r) * width + x + w] for r in range(h))
-
-
 _RUNS = re.compile(rb"\x00+|\xff+|[^\x00\xff]+")
 
 
@@ -201,10 +195,3 @@ def blend_inside_mask(base: bytes, over: bytes, mask: bytes, depth: str) -> byte
                 mixed = [int(m + 0.5) for m in mixed]
             out[lo:hi] = struct.pack(f"<4{fmt}", *mixed)
     return bytes(out)
-
-
-def mask_pixels(plane: bytes, width: int, height: int) -> Pixels | None:
-    """An 8-bit plane as a wire mask; None when it selects nothing at all."""
-    if not plane.strip(b"\x00"):
-        return None
-    return Pixels(width, height, 1, "u8", bytes(plane))
