@@ -7,13 +7,18 @@ output file is written beside its target and renamed into place when complete.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import shutil
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import cli_serve
+from .keys import KeysError
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -39,38 +44,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CANCELLED
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other refusal of the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="restyle", description="Neural style transfer for Krita, GIMP and the shell.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from core.job import DrawJob, Job
+
+    job, draw_job = _defaults(Job), _defaults(DrawJob)
+    parser = _Parser(prog="restyle", description="Neural style transfer for Krita, GIMP and the shell.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     stylize = commands.add_parser("stylize", help="restyle a picture with one or more style images",
                                   description="Restyle CONTENT with the STYLE images and write OUT.")
     stylize.add_argument("content", help="the picture to restyle")
     stylize.add_argument("styles", nargs="*", metavar="STYLE", help="style images, blended (not needed with --region)")
-    stylize.add_argument("-o", "--output", required=True, help="where to write the result (.png keeps alpha)")
+    stylize.add_argument("-o", "--output", required=True,
+                         help="where to write the result, in a folder that exists (.png keeps alpha and 16 bits)")
     stylize.add_argument("--style-weights", type=_floats, metavar="W,W,...", help="blend weights of the STYLE images")
     stylize.add_argument("--region", nargs=2, action="append", default=[], metavar=("MASK", "STYLE[,STYLE]"),
                          help="confine styles to a mask (its alpha, or its greyscale); repeatable; "
                               "pixels outside every mask keep the content")
-    _add_engine_options(stylize)
-    stylize.add_argument("--size", type=int, help="long side of the result in px (default: the content's size)")
-    stylize.add_argument("--iterations", type=_ints, metavar="N[,N...]", help="iterations per stage (one number for all)")
-    stylize.add_argument("--stages", type=int, help="number of coarse-to-fine stages (default: halve down to --min-size)")
-    stylize.add_argument("--min-size", type=int, help="long side of the first stage in px (default 128)")
-    stylize.add_argument("--content-weight", type=float, help="raw content weight (experts; overrides --strength)")
-    stylize.add_argument("--style-weight", type=float, help="raw style weight (experts; overrides --strength)")
-    stylize.add_argument("--tv-weight", type=float, help="raw total-variation weight (experts)")
-    stylize.add_argument("--content-layers", type=_layers, metavar="LAYER[,..]", help="default relu4_2")
+    _add_engine_options(stylize, job)
+    stylize.add_argument("--seed", type=_seed, help=f"seed of the noise init (default {job['seed']})")
+    stylize.add_argument("--iterations", type=_ints, metavar="N[,N...]",
+                         help="iterations per stage (one number for all)")
+    stylize.add_argument("--stages", type=_whole, help="number of coarse-to-fine stages (default: halve down to --min-size)")
+    stylize.add_argument("--min-size", type=_whole, help="long side of the first stage in px")
+    stylize.add_argument("--content-weight", type=_number, help="raw content weight (experts; overrides --strength)")
+    stylize.add_argument("--style-weight", type=_number, help="raw style weight (experts; overrides --strength)")
+    stylize.add_argument("--tv-weight", type=_number, help="raw total-variation weight (experts)")
+    stylize.add_argument("--content-layers", type=_layers, metavar="LAYER[,..]",
+                         help=f"default {','.join(job['content_layers'])}")
     stylize.add_argument("--style-layers", type=_layers, metavar="LAYER[:W][,..]",
-                         help="default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (equal weights)")
-    stylize.add_argument("--preserve-colors", default="none", choices=["none", "luminance", "stats", "histogram"],
+                         help=f"default {','.join(job['style_layers'])} (equal weights)")
+    stylize.add_argument("--preserve-colors", choices=_choices(Job, "preserve_colors"),
                          help="keep the content's colours: transfer luminance only, or recolour the style first")
-    stylize.add_argument("--init", default="content", metavar="content|noise|blank|IMAGE",
-                         help="where the optimisation starts (default content)")
-    stylize.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
-    stylize.add_argument("--learning-rate", type=float, help="Adam's step size (default 0.02)")
-    stylize.add_argument("--pooling", default="max", choices=["max", "avg"])
-    stylize.add_argument("--save-every", type=int, default=0, metavar="N",
+    stylize.add_argument("--init", metavar="content|noise|blank|IMAGE",
+                         help=f"where the optimisation starts (default {job['init']})")
+    stylize.add_argument("--optimizer", choices=_choices(Job, "optimizer"), help=f"default {job['optimizer']}")
+    stylize.add_argument("--learning-rate", type=_positive, help="Adam's step size (default: fitted to the size)")
+    stylize.add_argument("--pooling", choices=_choices(Job, "pooling"), help=f"default {job['pooling']}")
+    stylize.add_argument("--save-every", type=_whole, default=0, metavar="N",
                          help="also write the picture every N iterations, as OUT-stepNNNNN.png")
     cli_serve.add_remote_arguments(stylize)
     stylize.set_defaults(run=_run_stylize)
@@ -79,14 +97,14 @@ def _parser() -> argparse.ArgumentParser:
                                description="Draw CONTENT (optionally in a STYLE), writing frames and an animation.")
     draw.add_argument("content", help="the picture to draw")
     draw.add_argument("styles", nargs="?", metavar="STYLE", help="optional style image")
-    draw.add_argument("-o", "--output", required=True, help="the finished drawing (.png)")
+    draw.add_argument("-o", "--output", required=True, help="the finished drawing, in a folder that exists")
     draw.add_argument("--frames", help="folder for the frames (default OUT's name + '-frames')")
     draw.add_argument("--animation", help="animated .webp or .gif (default OUT's name + '.webp')")
-    draw.add_argument("--size", type=int, help="long side in px (default: the content's size)")
-    draw.add_argument("--iterations", type=int, default=60, help="iterations per drawing stage (default 60)")
-    draw.add_argument("--frame-every", type=int, default=5, metavar="N", help="one frame every N iterations")
-    draw.add_argument("--pooling", default="max", choices=["max", "avg"])
-    _add_engine_options(draw)
+    draw.add_argument("--iterations", type=_whole, help=f"iterations per drawing stage (default {draw_job['iterations']})")
+    draw.add_argument("--frame-every", type=_whole, metavar="N",
+                      help=f"one frame every N iterations (default {draw_job['frame_every']})")
+    draw.add_argument("--pooling", choices=_choices(DrawJob, "pooling"), help=f"default {draw_job['pooling']}")
+    _add_engine_options(draw, draw_job)
     draw.set_defaults(run=_run_draw)
 
     serve = commands.add_parser("serve", help="run the style server that Krita and GIMP talk to")
@@ -99,33 +117,72 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strength", type=float, default=0.5, help="0 keeps the content, 1 is style almost only (default 0.5)")
-    parser.add_argument("--style-scale", type=float, default=1.0,
-                        help="style image size relative to the result: larger gives larger brush strokes (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
+def _defaults(job_type: type) -> dict[str, Any]:
+    """A job's defaults as the engine writes them, so the command line never restates them."""
+    return {f.name: f.default for f in dataclasses.fields(job_type) if f.default is not dataclasses.MISSING}
+
+
+def _choices(job_type: type, name: str) -> list[str]:
+    hint = typing.get_type_hints(job_type)[name]
+    return [c for c in typing.get_args(hint) if isinstance(c, str)] or list(typing.get_args(typing.get_args(hint)[0]))
+
+
+def _add_engine_options(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    parser.add_argument("--size", type=_whole, help="long side of the result in px (default: the content's size)")
+    parser.add_argument("--strength", type=_number,
+                        help=f"0 keeps the content, 1 is style almost only (default {defaults['strength']})")
+    parser.add_argument("--style-scale", type=_number,
+                        help="style image size relative to the result: larger gives larger brush strokes "
+                             f"(default {defaults['style_scale']})")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="default auto")
     cli_serve.add_memory_argument(parser, "most memory the job may use (default: what the device has free); a "
                                           "picture that does not fit runs in blocks, to the same result, more slowly")
-    parser.add_argument("--weights", default="default",
-                        help="VGG19 weights: 'default' (torchvision's, from the torch hub cache), a .pth file, "
-                             "or random:SEED (tests only)")
+    parser.add_argument("--weights", help="VGG19 weights: 'default' (torchvision's, from the torch hub cache), "
+                                          "a .pth file, or random:SEED (tests only)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _floats(text: str) -> list[float]:
+def _number(text: str) -> float:
     try:
-        return [float(v) for v in text.split(",")]
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected a seed below 2**63, got {text!r}")
+    return value
+
+
+def _floats(text: str) -> list[float]:
+    return [_number(v) for v in text.split(",")]
 
 
 def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    return [_whole(v) for v in text.split(",")]
 
 
 def _layers(text: str) -> dict[str, float]:
@@ -133,121 +190,208 @@ def _layers(text: str) -> dict[str, float]:
     for item in text.split(","):
         name, _, weight = item.partition(":")
         try:
-            layers[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
+            layers[name.strip()] = _number(weight) if weight else 1.0
+        except argparse.ArgumentTypeError:
             raise argparse.ArgumentTypeError(f"bad layer weight in {item!r}") from None
     return layers
+
+
+def _given(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The flags the user gave, by the job field they set; the rest keep the engine's default."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 # -- stylize -----------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _StylizeInput:
+    content: Any  # imagefiles.Picture
+    styles: list[tuple[str, Any, float]]  # (name, pixels, weight)
+    regions: list[tuple[Any, list[tuple[str, Any, float]]]]  # (mask, styles)
+    init: Any  # a mode's name, or pixels
+
+
 def _run_stylize(args: argparse.Namespace) -> int:
-    from .imagefiles import ImageFileError, image_format, load_image, load_mask
+    from .imagefiles import ImageFileError, check_output
 
     output = Path(args.output)
+    if args.server:
+        _check_remote(args)
     try:
-        image_format(output)
-        content = load_image(args.content)
-        if args.region and args.styles:
-            raise UsageError("give styles either as STYLE arguments or with --region MASK STYLE, not both")
-        if not args.region and not args.styles:
-            raise UsageError("give at least one STYLE image (or --region MASK STYLE)")
-        if args.style_weights and len(args.style_weights) != len(args.styles):
-            raise UsageError(f"{len(args.style_weights)} --style-weights for {len(args.styles)} style images")
-        style_weights = args.style_weights or [1.0] * len(args.styles)
-        styles = [(Path(p).stem, load_image(p), w) for p, w in zip(args.styles, style_weights, strict=True)]
-        regions = [(load_mask(mask), [(Path(p).stem, load_image(p), 1.0) for p in spec.split(",") if p])
-                   for mask, spec in args.region]
-        init: Any = args.init if args.init in ("content", "noise", "blank") else load_image(args.init)
+        keys = cli_serve.client_keys_from_args(args)
+    except KeysError as e:
+        raise UsageError(str(e)) from None
+    try:
+        check_output(output)
+        given = _read_stylize_input(args)
     except ImageFileError as e:
         raise UsageError(str(e)) from None
-    if args.save_every < 0:
-        raise UsageError("--save-every must be 0 (off) or a positive number of iterations")
-
+    job = _stylize_job(args, given)
     if args.server:
-        if args.memory_gb is not None:
-            raise UsageError("--memory-gb cannot be used with --server: the server's operator sets its budget "
-                             "(restyle serve --memory-gb)")
-        return _stylize_remote(args, content, styles, regions, output)
-    return _stylize_here(args, content, styles, regions, init, output)
+        return _stylize_remote(args, job, given, output, keys)
+    return _stylize_here(args, job, given, output)
 
 
-def _stylize_here(args: argparse.Namespace, content: Any, styles: list, regions: list, init: Any, output: Path) -> int:
+def _read_stylize_input(args: argparse.Namespace) -> _StylizeInput:
+    from .imagefiles import load_image, load_mask, load_picture
+
+    if args.region and args.styles:
+        raise UsageError("give styles either as STYLE arguments or with --region MASK STYLE, not both")
+    if not args.region and not args.styles:
+        raise UsageError("give at least one STYLE image (or --region MASK STYLE)")
+    if args.style_weights and len(args.style_weights) != len(args.styles):
+        raise UsageError(f"{len(args.style_weights)} --style-weights for {len(args.styles)} style images")
+    content = load_picture(args.content)
+    style_weights = args.style_weights or [1.0] * len(args.styles)
+    styles = [(Path(p).stem, load_image(p), w) for p, w in zip(args.styles, style_weights, strict=True)]
+    regions = [(load_mask(mask), [(Path(p).stem, load_image(p), 1.0) for p in spec.split(",") if p])
+               for mask, spec in args.region]
+    init = args.init if args.init in (None, *_choices_of_init()) else load_image(args.init)
+    return _StylizeInput(content, styles, regions, init)
+
+
+def _choices_of_init() -> list[str]:
+    from core.job import Job
+
+    return _choices(Job, "init")
+
+
+def _stylize_job(args: argparse.Namespace, given: _StylizeInput) -> Any:
+    """The engine's job from the flags given: the one description both paths start from."""
     from core.balance import weights_for
     from core.job import Job, JobError, Region, StyleImage, Weights
 
+    regions = (
+        [Region([StyleImage(img, w, name) for name, img, w in given.styles])] if given.styles
+        else [Region([StyleImage(img, w, name) for name, img, w in group], mask=mask) for mask, group in given.regions]
+    )
+    fields = _given(args, ["size", "strength", "style_scale", "preserve_colors", "optimizer", "learning_rate",
+                           "min_size", "stages", "seed", "pooling", "memory_gb", "content_layers", "style_layers"])
+    if args.iterations:
+        fields["iterations"] = args.iterations[0] if len(set(args.iterations)) == 1 else args.iterations
+    if given.init is not None:
+        fields["init"] = given.init
+    raw = _given(args, ["content_weight", "style_weight", "tv_weight"])
+    if raw:
+        try:
+            base = weights_for(fields.get("strength", Job.strength))
+        except JobError as e:
+            raise UsageError(str(e)) from None
+        fields["weights"] = Weights(**{**dataclasses.asdict(base), **{k[:-7]: v for k, v in raw.items()}})
+    return Job(content=given.content.pixels, regions=regions, **fields)
+
+
+def _stylize_here(args: argparse.Namespace, job: Any, given: _StylizeInput, output: Path) -> int:
+    from core.job import JobError
+
     from .imagefiles import save_image
 
-    job_regions = (
-        [Region([StyleImage(img, w, name) for name, img, w in styles])] if styles
-        else [Region([StyleImage(img, w, name) for name, img, w in group], mask=mask) for mask, group in regions]
-    )
-    weights = None
-    if args.content_weight is not None or args.style_weight is not None or args.tv_weight is not None:
-        base = weights_for(args.strength) if 0 <= args.strength <= 1 else Weights(1.0, 1.0, 1.0)
-        weights = Weights(
-            content=base.content if args.content_weight is None else args.content_weight,
-            style=base.style if args.style_weight is None else args.style_weight,
-            tv=base.tv if args.tv_weight is None else args.tv_weight,
-        )
-    iterations = args.iterations[0] if args.iterations and len(args.iterations) == 1 else args.iterations
-    job = Job(
-        content=content, regions=job_regions, size=args.size, strength=args.strength, weights=weights,
-        style_scale=args.style_scale, preserve_colors=args.preserve_colors, init=init, optimizer=args.optimizer,
-        learning_rate=args.learning_rate, iterations=iterations, min_size=args.min_size, stages=args.stages,
-        seed=args.seed, pooling=args.pooling, memory_gb=args.memory_gb,
-    )
-    if args.content_layers:
-        job.content_layers = list(args.content_layers)
-    if args.style_layers:
-        job.style_layers = args.style_layers
+    encoding = given.content.encoding
     engine = _engine(args)
     try:
-        result = _follow(lambda token: engine.run(job, token, image_every=args.save_every), args, on_image=lambda ev: save_image(_frame_path(output, ev.step), _as_array(ev.image)))
+        result = _follow(lambda token: engine.run(job, token, image_every=args.save_every), args,
+                         on_image=lambda ev: save_image(_frame_path(output, ev.step), _as_array(ev.image), encoding))
     except JobError as e:
         raise UsageError(str(e)) from None
-    save_image(output, result.image)
+    save_image(output, result.image, encoding)
     _report(args, output, result)
     return EXIT_CANCELLED if result.cancelled else 0
 
 
-def _stylize_remote(args: argparse.Namespace, content: Any, styles: list, regions: list, output: Path) -> int:
+def _check_remote(args: argparse.Namespace) -> None:
+    """Refuse, before anything is read or sent, the flags that cannot reach a server.
+
+    A server's request carries the job's fields that `restyle_client.request.Options`
+    has; the device, weights and memory are the server operator's to set.
+    """
+    from restyle_client.request import Options
+
+    carried = {f.name for f in dataclasses.fields(Options)}
+    operator = [_flag(n) for n in ("device", "precision", "weights", "memory_gb") if getattr(args, n) is not None]
+    if operator:
+        raise UsageError(f"{', '.join(operator)} cannot be used with --server: the server's operator sets "
+                         f"{'them' if len(operator) > 1 else 'it'} (restyle serve {' '.join(operator)})")
+    unsent = [_flag(n) for n in ("stages", "min_size", "pooling", "learning_rate", "content_layers", "style_layers",
+                                 "content_weight", "style_weight", "tv_weight")
+              if n not in carried and getattr(args, n) is not None]
+    unsent += ["--save-every"] if args.save_every else []
+    if unsent:
+        raise UsageError(f"{', '.join(unsent)} cannot be used with --server: a server's request has no place for "
+                         f"{'them' if len(unsent) > 1 else 'it'}; leave {'them' if len(unsent) > 1 else 'it'} out "
+                         "or run without --server")
+    if args.init not in (None, *_choices_of_init()):
+        raise UsageError("--init IMAGE cannot be used with --server: a server starts from the content, noise or "
+                         "blank paper only")
+    if args.iterations and len(set(args.iterations)) > 1:
+        raise UsageError("--iterations with a count per stage cannot be used with --server: a server's request "
+                         "takes one count for every stage")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _stylize_remote(args: argparse.Namespace, job: Any, given: _StylizeInput, output: Path, keys: dict) -> int:
     from restyle_client import events as ev
     from restyle_client.client import ServerUnavailable
     from restyle_client.request import Options, Region, Request, RequestError, Style
 
     from .imagefiles import save_image
-    from .keys import KeysError
     from .pixels import from_array, to_array
     from .remote import RemoteError, remote_stylize
 
-    def style(name: str, img: Any, weight: float) -> Style:
-        return Style(from_array(img, "u8"), weight, name)
-
-    wire_regions = (
-        [Region([style(*s) for s in styles])] if styles
-        else [Region([style(*s) for s in group], mask=from_array(mask[..., None], "u8")) for mask, group in regions]
-    )
-    options = Options(
-        size=args.size, strength=args.strength, style_scale=args.style_scale, preserve_colors=args.preserve_colors,
-        seed=args.seed, iterations=args.iterations[-1] if args.iterations else None,
-        init=args.init if args.init in ("content", "noise", "blank") else "content", optimizer=args.optimizer,
-        preview_every=0,
-    )
-    request = Request(content=from_array(content, "u16"), regions=wire_regions, options=options)
+    size = _fitted(job.content.shape, job.size)
+    sample = given.content.encoding.sample.value
+    wire_regions = [
+        Region([Style(from_array(s.image, sample), s.weight, s.name) for s in region.styles],
+               mask=None if region.mask is None else from_array(_resized(region.mask[..., None], size), sample))
+        for region in job.regions
+    ]
+    # The engine's size becomes the content's own, so the server's full-size result is the size asked for.
+    options = Options(size=None, strength=job.strength, style_scale=job.style_scale,
+                      preserve_colors=job.preserve_colors, seed=job.seed,
+                      iterations=job.iterations, init=job.init, optimizer=job.optimizer, preview_every=0)
+    request = Request(content=from_array(_resized(job.content, size), sample), regions=wire_regions, options=options)
     try:
         request.validate()
-        keys = cli_serve.client_keys_from_args(args)
         bar = _Bar(args.quiet)
-        result = remote_stylize(args.server, request, on_event=lambda e: bar.update_remote(e, ev), **keys)
+        result = remote_stylize(args.server, request, on_event=lambda e: bar.update_remote(e, ev),
+                                on_cancel=lambda: _say_cancelling(bar), **keys)
         bar.close()
-    except (RequestError, RemoteError, ServerUnavailable, KeysError) as e:
+    except (RequestError, RemoteError, ServerUnavailable) as e:
         raise UsageError(str(e)) from None
-    save_image(output, to_array(result.pixels))
+    save_image(output, to_array(result.pixels), given.content.encoding)
     if not args.quiet:
         print(f"wrote {output}" + (" (cancelled: the picture as it was)" if result.cancelled else ""), file=sys.stderr)
     return EXIT_CANCELLED if result.cancelled else 0
+
+
+def _say_cancelling(bar: _Bar) -> None:
+    bar.close()
+    print("cancelling: waiting for the picture so far (Ctrl-C again stops at once)", file=sys.stderr)
+
+
+def _fitted(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
+    from core.images import output_size
+    from core.job import JobError
+
+    try:
+        return output_size(shape[0], shape[1], size)
+    except JobError as e:
+        raise UsageError(str(e)) from None
+
+
+def _resized(array: Any, size: tuple[int, int]) -> Any:
+    """The engine's own resizing, so a picture sent at the job's size matches the one run here."""
+    import torch
+
+    from core.images import resize, to_array, to_tensor
+
+    if array.shape[:2] == size:
+        return array
+    with torch.no_grad():
+        return to_array(resize(to_tensor(array, torch.device("cpu")), size))
 
 
 # -- draw --------------------------------------------------------------------------
@@ -256,38 +400,66 @@ def _stylize_remote(args: argparse.Namespace, content: Any, styles: list, region
 def _run_draw(args: argparse.Namespace) -> int:
     from core.job import DrawJob, JobError, StyleImage
 
-    from .imagefiles import ImageFileError, image_format, load_image, save_animation, save_image
+    from .imagefiles import ANIMATION_FORMATS, ImageFileError, check_output, load_image, load_picture
 
     output = Path(args.output)
     frames_dir = Path(args.frames) if args.frames else output.with_name(output.stem + "-frames")
     animation = Path(args.animation) if args.animation else output.with_suffix(".webp")
     try:
-        image_format(output)
-        if image_format(animation) not in ("WEBP", "GIF"):
-            raise UsageError(f"{animation}: the animation must be .webp or .gif")
-        content = load_image(args.content)
+        check_output(output)
+        check_output(animation, ANIMATION_FORMATS)
+        _check_frames_folder(frames_dir)
+        if animation.resolve() == output.resolve():
+            raise UsageError(f"{output}: the drawing and its animation would be the same file; give --animation")
+        content = load_picture(args.content)
         styles = [StyleImage(load_image(args.styles), 1.0, Path(args.styles).stem)] if args.styles else []
     except ImageFileError as e:
         raise UsageError(str(e)) from None
-    if args.frame_every < 1:
+    if args.frame_every is not None and args.frame_every < 1:
         raise UsageError("--frame-every must be at least 1")
-    job = DrawJob(content=content, styles=styles, size=args.size, strength=args.strength,
-                  style_scale=args.style_scale, iterations=args.iterations, seed=args.seed,
-                  frame_every=args.frame_every, pooling=args.pooling, memory_gb=args.memory_gb)
+    fields = _given(args, ["size", "strength", "style_scale", "iterations", "frame_every", "pooling", "memory_gb"])
+    job = DrawJob(content=content.pixels, styles=styles, **fields)
     engine = _engine(args)
     frames: list[Any] = []
     try:
         result = _follow(lambda token: engine.draw(job, token), args, on_image=lambda ev: frames.append(_as_array(ev.image)))
     except JobError as e:
         raise UsageError(str(e)) from None
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames, 1):
-        save_image(frames_dir / f"frame-{index:04d}.png", frame)
-    save_animation(animation, frames + [result.image] * 8)  # linger on the finished drawing
-    save_image(output, result.image)
+    _write_drawing(output, frames_dir, animation, frames, result.image, content.encoding)
     if not args.quiet:
         print(f"wrote {output}, {len(frames)} frames in {frames_dir}, and {animation}", file=sys.stderr)
     return EXIT_CANCELLED if result.cancelled else 0
+
+
+def _check_frames_folder(frames_dir: Path) -> None:
+    from .imagefiles import ImageFileError, check_folder
+
+    if frames_dir.exists() and not frames_dir.is_dir():
+        raise ImageFileError(f"{frames_dir}: is a file; the frames need a folder")
+    parent = frames_dir.parent if str(frames_dir.parent) else Path(".")
+    check_folder(frames_dir if frames_dir.is_dir() else parent, frames_dir)
+
+
+def _write_drawing(output: Path, frames_dir: Path, animation: Path, frames: list, image: Any, encoding: Any) -> None:
+    """The frames, the animation and the drawing; a failure half-way takes back what it wrote."""
+    from .imagefiles import save_animation, save_image
+
+    made_folder = not frames_dir.exists()
+    written: list[Path] = []
+    try:
+        frames_dir.mkdir(exist_ok=True)
+        for index, frame in enumerate(frames, 1):
+            written.append(frames_dir / f"frame-{index:04d}.png")
+            save_image(written[-1], frame, encoding)
+        written.append(animation)
+        save_animation(animation, frames + [image] * 8)  # linger on the finished drawing
+        save_image(output, image, encoding)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made_folder:
+            shutil.rmtree(frames_dir, ignore_errors=True)
+        raise
 
 
 # -- shared ------------------------------------------------------------------------
@@ -299,7 +471,7 @@ def _engine(args: argparse.Namespace) -> Any:
     from core.weights import WeightsError
 
     try:
-        engine = StyleTransfer(weights=args.weights, device=args.device, precision=args.precision)
+        engine = StyleTransfer(weights=args.weights or "default", device=args.device, precision=args.precision or "auto")
     except (WeightsError, JobError) as e:
         raise UsageError(str(e)) from None
     if not args.quiet:

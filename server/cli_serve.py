@@ -214,15 +214,19 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
         help="CurveZMQ key folder holding server.key and clients/NAME.key_secret",
     )
     parser.add_argument(
-        "--client-name", default="default", metavar="NAME", help="which client key pair in --server-keys to use"
+        "--client-name", metavar="NAME", help="which client key pair in --server-keys to use (default: default)"
     )
 
 
 def client_keys_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for `remote_stylize`/`Client` from the remote options."""
-    if getattr(args, "server_keys", None) is None:
+    if args.server is None and (args.server_keys is not None or args.client_name is not None):
+        raise KeysError("--server-keys and --client-name are for --server; give the server's endpoint too")
+    if args.server_keys is None:
+        if args.client_name is not None:
+            raise KeysError("--client-name needs --server-keys DIR, the folder that holds its key")
         return {}
-    server_public, pair = load_client_keys(args.server_keys, args.client_name)
+    server_public, pair = load_client_keys(args.server_keys, args.client_name or "default")
     return {"server_public_key": server_public, "client_keys": pair}
 
 

@@ -14,6 +14,7 @@ Revoking a client is deleting its file in `authorized/` and restarting the serve
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shutil
 from pathlib import Path
@@ -30,34 +31,51 @@ class KeysError(ValueError):
 
 
 def make_keys(folder: Path, clients: list[str]) -> list[Path]:
-    """Make the server key pair (once) and a key pair per named client; returns new files."""
+    """Make the server key pair (once) and a key pair per named client; returns new files.
+
+    Every name is checked before anything is written, and each secret key is made
+    readable by its owner only from the moment it exists.
+    """
     folder = Path(folder)
+    for name in clients:
+        check_client_name(name)
     made = []
     (folder / "authorized").mkdir(parents=True, exist_ok=True)
     (folder / "clients").mkdir(parents=True, exist_ok=True)
     if not (folder / "server.key_secret").exists():
-        public, secret = zmq.auth.create_certificates(str(folder), "server")
-        Path(secret).chmod(0o600)
-        made += [Path(public), Path(secret)]
+        made += _key_pair(folder, "server")
     for name in clients:
-        if not NAME.match(name):
-            raise KeysError(f"client name {name!r}: use letters, digits, '.', '_' or '-'")
         if (folder / "clients" / f"{name}.key_secret").exists():
             continue
-        public, secret = zmq.auth.create_certificates(str(folder / "clients"), name)
-        Path(secret).chmod(0o600)
+        public, secret = _key_pair(folder / "clients", name)
         shutil.copy(public, folder / "authorized" / f"{name}.key")
-        made += [Path(public), Path(secret), folder / "authorized" / f"{name}.key"]
+        made += [public, secret, folder / "authorized" / f"{name}.key"]
     return made
+
+
+def check_client_name(name: str) -> None:
+    if not NAME.match(name):
+        raise KeysError(f"client name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
+
+
+def _key_pair(folder: Path, name: str) -> list[Path]:
+    """zmq's key files, made under a private umask; the public one then gets the usual mode."""
+    umask = os.umask(0o077)
+    try:
+        public, secret = zmq.auth.create_certificates(str(folder), name)
+    finally:
+        os.umask(umask)
+    Path(public).chmod(0o666 & ~umask)
+    return [Path(public), Path(secret)]
 
 
 def load_server_keys(folder: Path) -> tuple[bytes, bytes, Path]:
     """(public, secret, authorized folder), or a `KeysError` naming what is missing."""
-    folder = Path(folder)
+    folder = _key_folder(folder)
     secret_file = folder / "server.key_secret"
     if not secret_file.exists():
         raise KeysError(f"{secret_file} does not exist; run `restyle keys {folder}` first")
-    public, secret = zmq.auth.load_certificate(str(secret_file))
+    public, secret = _load(secret_file)
     if not secret:
         raise KeysError(f"{secret_file} holds no secret key")
     authorized = folder / "authorized"
@@ -66,17 +84,43 @@ def load_server_keys(folder: Path) -> tuple[bytes, bytes, Path]:
             f"{authorized} holds no client public keys, so nobody could connect; "
             f"run `restyle keys {folder} --client NAME`"
         )
+    for key in sorted(authorized.glob("*.key")):
+        _load(key)
     return public, secret, authorized
 
 
 def load_client_keys(folder: Path, name: str) -> tuple[bytes, tuple[bytes, bytes]]:
     """(server public key, (client public, client secret)) from a key folder."""
-    folder = Path(folder)
-    server_public, _ = zmq.auth.load_certificate(str(folder / "server.key"))
-    public, secret = zmq.auth.load_certificate(str(folder / "clients" / f"{name}.key_secret"))
-    if secret is None:
-        raise KeysError(f"{folder / 'clients' / (name + '.key_secret')} holds no secret key")
+    folder = _key_folder(folder)
+    check_client_name(name)
+    server_file = folder / "server.key"
+    if not server_file.exists():
+        raise KeysError(f"{server_file} does not exist; copy server.key from the server's key folder")
+    secret_file = folder / "clients" / f"{name}.key_secret"
+    if not secret_file.exists():
+        raise KeysError(
+            f"{secret_file} does not exist: no key for client {name!r}; make it on the server with "
+            f"`restyle keys DIR --client {name}` and copy it here"
+        )
+    server_public, _ = _load(server_file)
+    public, secret = _load(secret_file)
+    if not secret:
+        raise KeysError(f"{secret_file} holds no secret key")
     return server_public, (public, secret)
+
+
+def _key_folder(folder: Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KeysError(f"the key folder {folder} does not exist; make one with `restyle keys DIR --client NAME`")
+    return folder
+
+
+def _load(path: Path) -> tuple[bytes, bytes | None]:
+    try:
+        return zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as e:
+        raise KeysError(f"{path} is not a CurveZMQ key file from `restyle keys` ({e})") from None
 
 
 def start_authenticator(context: zmq.Context, authorized: Path) -> ThreadAuthenticator:

@@ -30,24 +30,35 @@ def remote_stylize(
     server_public_key: bytes | None = None,
     client_keys: tuple[bytes, bytes] | None = None,
     hello_timeout: float = 10.0,
+    on_cancel: Callable[[], None] | None = None,
 ) -> ev.Result:
     """Submit, pass every event to `on_event`, and return the final `Result`.
 
-    `timeout` bounds the wait for each next event.  A cancelled job (the server shut
-    down) still returns its `Result`, with `cancelled` set; an `Error` raises.
+    `timeout` bounds the wait for each next event.  A cancelled job still returns its
+    `Result`, with `cancelled` set and the picture as it was: a Ctrl-C asks the server
+    to cancel and waits for that picture (calling `on_cancel`), and a second one stops
+    at once.  An `Error` raises.
     """
     with Client(endpoint, server_public_key=server_public_key, client_keys=client_keys, name="restyle-cli") as client:
         client.hello(timeout=hello_timeout)
         job_id = client.submit(request)
         try:
-            for event in client.events(timeout=timeout):
-                if on_event is not None:
-                    on_event(event)
-                if isinstance(event, ev.Error) and event.job_id in (job_id, None):
-                    raise RemoteError(event.code, event.message)
-                if isinstance(event, ev.Result) and event.job_id == job_id:
-                    return event
+            return _until_result(client, job_id, endpoint, on_event, timeout)
         except KeyboardInterrupt:
             client.cancel(job_id)
-            raise
+            if on_cancel is not None:
+                on_cancel()
+        return _until_result(client, job_id, endpoint, on_event, timeout)
+
+
+def _until_result(
+    client: Client, job_id: str, endpoint: str, on_event: Callable[[ev.Event], None] | None, timeout: float | None
+) -> ev.Result:
+    for event in client.events(timeout=timeout):
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, ev.Error) and event.job_id in (job_id, None):
+            raise RemoteError(event.code, event.message)
+        if isinstance(event, ev.Result) and event.job_id == job_id:
+            return event
     raise ServerUnavailable(f"the server at {endpoint} ended the job without a result")

@@ -17,9 +17,9 @@ from support.pictures import gradient, stripes
 FAST = ["--weights", "random:0", "--iterations", "4", "--min-size", "24", "-q"]
 
 
-def restyle(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def restyle(*args: str, env: dict | None = None, umask: int | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, preexec_fn=None if umask is None else lambda: os.umask(umask))
 
 
 def save(path: Path, array: np.ndarray) -> Path:
@@ -79,7 +79,7 @@ def bad_input_cases(files):
         "zero-sized image": (["stylize", str(d / "empty.png"), s], "empty.png"),
         "mask of the wrong size": (["stylize", c, "--region", str(d / "small_mask.png"), s], "10x10 px but the content is 64x48 px"),
         "unknown layer": (["stylize", c, s, "--style-layers", "relu1_1,relu7_1"], "relu7_1"),
-        "size too large for memory": (["stylize", c, s, "--size", "200000"], "GB"),
+        "size too large for memory": (["stylize", c, s, "--size", "60000"], "GB"),
         "strength out of range": (["stylize", c, s, "--strength", "3"], "strength"),
         "no style": (["stylize", c], "at least one STYLE"),
     }
