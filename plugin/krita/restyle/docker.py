@@ -79,8 +79,8 @@ class RestyleDocker(DockWidget):
         self.server_config = launcher.load()
         self.jobs: dict[str, RestyleJob] = {}  # by document: each document runs its own job
         self.connection: conn_mod.Connection | None = None
-        self._lists = LayerLists(None)
-        self._active_id: str | None = None
+        self._lists: LayerLists | None = None  # None: to be filled afresh
+
         self._regions: list[RegionRow] = []
         self._build()
         self._refresh_timer = QTimer(self)
@@ -180,7 +180,7 @@ class RestyleDocker(DockWidget):
     # --- Krita hooks --------------------------------------------------------------------
 
     def canvasChanged(self, canvas) -> None:  # noqa: N802 (Krita's name)
-        self._lists = LayerLists(None)
+        self._lists = None
         self._active_id = None
         self.refresh_layers()
         self._show_job()
@@ -241,7 +241,8 @@ class RestyleDocker(DockWidget):
         row = RegionRow(len(self._regions), self._remove_region)
         self.regions_box.insertWidget(self.regions_box.count() - 1, row)
         self._regions.append(row)
-        self._fill_region(row)
+        if self._lists is not None:
+            self._fill_region(row)
         return row
 
     def _remove_region(self, row: RegionRow) -> None:
