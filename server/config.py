@@ -19,6 +19,9 @@ class Limits:
     max_message_bytes: int = 1280 * 1024 * 1024
     max_jobs_per_client: int = 8  # queued plus running
     max_jobs_total: int = 64
+    # Messages a client has not read yet, held for it behind ZeroMQ's queue; past this
+    # its new jobs are refused (`busy`) until it reads.
+    max_unread_bytes: int = 256 * 1024 * 1024
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,7 +45,7 @@ class ServerConfig:
     def validate(self) -> None:
         """Refuse settings that would make the server useless or unsafe, saying which."""
         limits = self.limits
-        for name in ("max_pixels", "max_message_bytes", "max_jobs_per_client", "max_jobs_total"):
+        for name in ("max_pixels", "max_message_bytes", "max_jobs_per_client", "max_jobs_total", "max_unread_bytes"):
             if getattr(limits, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(limits, name)}")
         if self.cache_bytes < 0:

@@ -1,90 +1,128 @@
-"""What waits to go to one client, so a slow client costs memory bounded per job.
+"""What waits to go to one client, so a client that does not read costs bounded memory.
 
 ZeroMQ holds at most SNDHWM messages per peer; past that the server keeps messages
-here.  Progress, previews and queue positions coalesce: the newest replaces an unsent
-older one for the same job.  Drawing-mode frames keep the newest `max_frames` per job,
-and direct replies (pong, status, capabilities, refusals) the newest `max_replies`, so
-a client that sends but never reads cannot grow them.  The rest (accepted, results,
-errors that end a job) is kept whole, which the per-client job limit bounds.
+here, as messages: each is encoded only as it is sent, so a preview that a newer one
+replaces is never encoded.  What is kept and what may be dropped is docs/protocol.md
+section 6, and this is where it happens:
 
-A message may wait here unencoded, as a function that returns its frames: the worker
-hands previews over so, and a preview that a newer one replaces is never encoded.
+- progress, previews and queue positions: the newest per job replaces an unsent older one;
+- drawing-mode frames: the newest `max_frames` per job;
+- direct replies (capabilities, status, pong, an error without a job): the newest `max_replies`;
+- `accepted` and job ends (result, cancelled, an error with a job id): never dropped.
+
+Every message counts its pixels plus `HEADER_BYTES` against `max_bytes`.  A client over
+that budget is not reading: the server refuses its new jobs (`over_budget`), and the
+refusals it is sent meanwhile count as direct replies, so it cannot grow them either.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
+from itertools import count
 from typing import Any
 
-Frames = list[Any] | Callable[[], list[Any]]
-COALESCED = ("progress", "preview", "queued")
-BOUNDED = ("frame", "reply")
+from restyle_client import events as ev
+from restyle_client.protocol import encode
+
+HEADER_BYTES = 256  # counted for each message on top of its pixels
+LATEST = (ev.Progress, ev.Preview, ev.Queued)
+REPLIES = (ev.Capabilities, ev.Status, ev.Pong)
+
+Key = tuple[str, str | None]
+
+
+def message_bytes(message: ev.Event) -> int:
+    pixels = getattr(message, "pixels", None)
+    return HEADER_BYTES + (len(pixels.data) if pixels is not None else 0)
 
 
 class _Entry:
-    __slots__ = ("kind", "job_id", "frames")
+    __slots__ = ("seq", "message", "size", "key", "frames")
 
-    def __init__(self, kind: str, job_id: str | None, frames: Frames) -> None:
-        self.kind = kind
-        self.job_id = job_id
-        self.frames: Frames | None = frames
+    def __init__(self, seq: int, message: ev.Event, key: Key | None) -> None:
+        self.seq = seq
+        self.message = message
+        self.size = message_bytes(message)
+        self.key = key  # the group it is coalesced or bounded in, if any
+        self.frames: list[Any] | None = None
 
 
 class Outbox:
-    def __init__(self, max_frames: int = 64, max_replies: int = 64) -> None:
-        self._entries: deque[_Entry] = deque()
-        self._latest: dict[tuple[str, str | None], _Entry] = {}
-        self._bounded: dict[tuple[str, str | None], deque[_Entry]] = {}
+    def __init__(self, max_bytes: int, max_frames: int = 64, max_replies: int = 64) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._seq = count()
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._latest: dict[Key, _Entry] = {}
+        self._bounded: dict[Key, deque[_Entry]] = {}
         self._limits = {"frame": max_frames, "reply": max_replies}
-        self.coalesced = 0
-
-    @staticmethod
-    def _bound_key(entry: _Entry) -> tuple[str, str | None]:
-        return (entry.kind, entry.job_id if entry.kind == "frame" else None)
 
     def __bool__(self) -> bool:
-        return any(e.frames is not None for e in self._entries)
+        return bool(self._entries)
 
     def __len__(self) -> int:
-        return sum(1 for e in self._entries if e.frames is not None)
+        return len(self._entries)
 
-    def put(self, kind: str, job_id: str | None, frames: Frames) -> None:
-        if kind in COALESCED:
-            waiting = self._latest.get((kind, job_id))
-            if waiting is not None and waiting.frames is not None:
-                waiting.frames = frames
-                self.coalesced += 1
+    @property
+    def over_budget(self) -> bool:
+        return self.bytes > self.max_bytes
+
+    def put(self, message: ev.Event, reply: bool = False) -> None:
+        """Queue `message`; `reply` marks an answer to a message the client just sent."""
+        job_id = getattr(message, "job_id", None)
+        if isinstance(message, LATEST):
+            key: Key = (type(message).__name__, job_id)
+            waiting = self._latest.get(key)
+            if waiting is not None:
+                self.bytes -= waiting.size
+                waiting.message, waiting.size, waiting.frames = message, message_bytes(message), None
+                self.bytes += waiting.size
                 return
-        entry = _Entry(kind, job_id, frames)
-        self._entries.append(entry)
-        if kind in COALESCED:
-            self._latest[(kind, job_id)] = entry
-        elif kind in BOUNDED:
-            waiting = self._bounded.setdefault(self._bound_key(entry), deque())
-            waiting.append(entry)
-            while len(waiting) > self._limits[kind]:
-                waiting.popleft().frames = None
-                self.coalesced += 1
+            self._latest[key] = self._append(message, key)
+            return
+        if isinstance(message, ev.Frame):
+            self._bound(self._append(message, ("frame", job_id)), "frame")
+        elif isinstance(message, REPLIES) or (reply and (job_id is None or self.over_budget)):
+            self._bound(self._append(message, ("reply", None)), "reply")
+        else:
+            self._append(message, None)
 
     def flush(self, send: Callable[[list[Any]], bool]) -> bool:
         """Send in order until `send` says the peer is full; True when all went out."""
         while self._entries:
-            entry = self._entries[0]
-            if entry.frames is not None:
-                if callable(entry.frames):
-                    entry.frames = entry.frames()
-                if not send(entry.frames):
-                    return False
-                entry.frames = None
-            self._entries.popleft()
-            if entry.kind in COALESCED and self._latest.get((entry.kind, entry.job_id)) is entry:
-                del self._latest[(entry.kind, entry.job_id)]
-            elif entry.kind in BOUNDED:
-                key = self._bound_key(entry)
-                waiting = self._bounded.get(key)
-                if waiting and waiting[0] is entry:
-                    waiting.popleft()
-                if not waiting:
-                    self._bounded.pop(key, None)
+            entry = next(iter(self._entries.values()))
+            if entry.frames is None:
+                entry.frames = encode(entry.message)
+            if not send(entry.frames):
+                return False
+            self._remove(entry)
         return True
+
+    def _append(self, message: ev.Event, key: Key | None) -> _Entry:
+        entry = _Entry(next(self._seq), message, key)
+        self._entries[entry.seq] = entry
+        self.bytes += entry.size
+        return entry
+
+    def _bound(self, entry: _Entry, kind: str) -> None:
+        assert entry.key is not None
+        group = self._bounded.setdefault(entry.key, deque())
+        group.append(entry)
+        while len(group) > self._limits[kind]:
+            self._remove(group[0])
+
+    def _remove(self, entry: _Entry) -> None:
+        """Forget `entry`, sent or dropped: always the oldest of its group."""
+        del self._entries[entry.seq]
+        self.bytes -= entry.size
+        if entry.key is None:
+            return
+        if self._latest.get(entry.key) is entry:
+            del self._latest[entry.key]
+        group = self._bounded.get(entry.key)
+        if group:
+            if group[0] is entry:
+                group.popleft()
+            if not group:
+                del self._bounded[entry.key]

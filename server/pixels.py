@@ -7,7 +7,7 @@ reuses these for image files, so there is one place that knows the sample format
 from __future__ import annotations
 
 import numpy as np
-from restyle_client.request import Pixels
+from restyle_client.request import Pixels, RequestError
 
 DTYPES = {"u8": np.dtype("<u1"), "u16": np.dtype("<u2"), "f32": np.dtype("<f4")}
 SCALE = {"u8": 255.0, "u16": 65535.0, "f32": 1.0}
@@ -20,6 +20,29 @@ def to_array(pixels: Pixels) -> np.ndarray:
     if pixels.sample != "f32":
         array /= SCALE[pixels.sample]
     return array
+
+
+def check_values(pixels: Pixels, what: str) -> None:
+    """Refuse f32 samples that no picture can hold, before a job is queued.
+
+    Colour above 1 or below 0 may be legitimate (HDR documents); the engine clips it to
+    0..1.  Alpha and masks are coverage, so outside 0..1 they mean nothing, and a NaN or
+    infinity anywhere would poison the whole optimisation.
+    """
+    if pixels.sample != "f32":
+        return
+    array = np.frombuffer(pixels.data, dtype=DTYPES["f32"]).reshape(-1, pixels.channels)
+    if not (np.isfinite(array.min()) and np.isfinite(array.max())):  # min and max carry any NaN
+        raise RequestError(f"{what} holds NaN or infinite values; send finite numbers", code="bad_pixels")
+    if pixels.channels in (1, 4):
+        coverage = array[:, -1]
+        low, high = float(coverage.min()), float(coverage.max())
+        if low < 0.0 or high > 1.0:
+            name = "mask" if pixels.channels == 1 else "alpha"
+            raise RequestError(
+                f"{what}: {name} values run from {low:g} to {high:g}; f32 {name} must lie in 0..1",
+                code="bad_pixels",
+            )
 
 
 def to_mask(pixels: Pixels) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,21 +25,18 @@ class _Queued(Generic[T]):
 
 class FairQueue(Generic[T]):
     def __init__(self) -> None:
-        self._queues: dict[Hashable, deque[_Queued[T]]] = {}
-        self._last_served: dict[Hashable, int] = {}
+        self._queues: dict[bytes, deque[_Queued[T]]] = {}
+        self._last_served: dict[bytes, int] = {}
         self._seq = itertools.count(1)
         self._turn = itertools.count(1)
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def count(self, client: Hashable) -> int:
-        return len(self._queues.get(client, ()))
-
-    def push(self, client: Hashable, job_id: str, item: T) -> None:
+    def push(self, client: bytes, job_id: str, item: T) -> None:
         self._queues.setdefault(client, deque()).append(_Queued(next(self._seq), job_id, item))
 
-    def pop(self) -> tuple[Hashable, T] | None:
+    def pop(self) -> tuple[bytes, T] | None:
         client = self._next_client(self._queues, self._last_served)
         if client is None:
             return None
@@ -50,7 +46,7 @@ class FairQueue(Generic[T]):
         self._last_served[client] = next(self._turn)
         return client, entry.item
 
-    def remove(self, client: Hashable, job_id: str) -> T | None:
+    def remove(self, client: bytes, job_id: str) -> T | None:
         queue = self._queues.get(client)
         if not queue:
             return None
@@ -62,11 +58,11 @@ class FairQueue(Generic[T]):
                 return entry.item
         return None
 
-    def remove_client(self, client: Hashable) -> list[T]:
+    def remove_client(self, client: bytes) -> list[T]:
         self._last_served.pop(client, None)
         return [e.item for e in self._queues.pop(client, ())]
 
-    def planned(self) -> list[tuple[Hashable, str, T]]:
+    def planned(self) -> list[tuple[bytes, str, T]]:
         """Every queued job in the order it would start if nothing else arrived."""
         queues = {c: deque(q) for c, q in self._queues.items()}
         served = dict(self._last_served)
@@ -84,7 +80,7 @@ class FairQueue(Generic[T]):
             order.append((client, entry.job_id, entry.item))
 
     @staticmethod
-    def _next_client(queues: dict, served: dict) -> Hashable | None:
+    def _next_client(queues: dict[bytes, deque[_Queued[T]]], served: dict[bytes, int]) -> bytes | None:
         best = None
         best_key = None
         for client, queue in queues.items():

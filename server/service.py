@@ -3,23 +3,26 @@
 The I/O thread owns the socket and every piece of scheduling state (clients, queue,
 the running job), so nothing here needs a lock.  The worker hands messages back through
 a queue plus an inproc wakeup socket.  A client is known by its ZeroMQ routing id;
-everything it may touch (cancel, status details) is limited to its own jobs.
+everything it may touch (cancel, status details) is limited to its own jobs.  A job is
+let go before the message that ends it is queued, so whatever a client does after
+reading that message already sees the job gone.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 from restyle_client import events as ev
 from restyle_client.protocol import (
+    CLIENT_TYPES,
     PROTOCOL_VERSION,
     Cancel,
     Hello,
@@ -28,16 +31,17 @@ from restyle_client.protocol import (
     StatusQuery,
     Submit,
     decode,
-    encode,
-    error_frames,
+    job_id_of,
     read_header,
 )
+from restyle_client.request import RequestError
 
 from core.engine import StyleTransfer
 
 from . import keys as keys_mod
+from . import pixels as px
 from .config import ServerConfig
-from .outbox import Frames, Outbox
+from .outbox import Outbox
 from .scheduler import FairQueue
 from .style_cache import MemoryLRU
 from .worker import JobEntry, Worker
@@ -47,6 +51,19 @@ log = logging.getLogger("restyle.server")
 SERVER_VERSION = "0.1.0"
 SHUTDOWN_REASON = "the server is shutting down"
 LOST_CLIENTS_REMEMBERED = 256
+# Refusals of well-formed messages; every other refusal is a malformed message.
+REJECTED = ("too_large", "queue_full", "busy", "duplicate_job", "unknown_job")
+LOG_WINDOW = 5.0  # seconds
+LOG_BURST = 20  # job events per client and window logged at INFO; the rest are summed up
+
+
+@dataclass
+class LogQuota:
+    """How many of one client's job events were logged in this window, and how many not."""
+
+    since: float = -math.inf
+    lines: int = 0
+    hidden: int = 0
 
 
 @dataclass
@@ -55,6 +72,7 @@ class ClientState:
     outbox: Outbox
     jobs: dict[str, JobEntry] = field(default_factory=dict)
     logged: set[str] = field(default_factory=set)  # error codes already logged for this client
+    quota: LogQuota = field(default_factory=LogQuota)
 
 
 class StyleServer:
@@ -76,7 +94,7 @@ class StyleServer:
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._ctx = zmq.Context()
-        self._inbox: queue.Queue[tuple[str, Hashable, str | None, list[Any]]] = queue.Queue()
+        self._inbox: queue.Queue[tuple[JobEntry, ev.Event]] = queue.Queue()
         self._wake_address = f"inproc://restyle-wake-{id(self)}"
         self._wake_lock = threading.Lock()
         self._waker: zmq.Socket | None = None
@@ -148,8 +166,8 @@ class StyleServer:
 
     # --- worker hand-off --------------------------------------------------------------
 
-    def _post(self, kind: str, client: Hashable, job_id: str | None, frames: Frames) -> None:
-        self._inbox.put((kind, client, job_id, frames))
+    def _post(self, entry: JobEntry, message: ev.Event) -> None:
+        self._inbox.put((entry, message))
         self._wake()
 
     def _wake(self) -> None:
@@ -197,17 +215,16 @@ class StyleServer:
         now = time.monotonic()
         client = self._clients.get(identity)
         if client is None:
-            client = self._clients[identity] = ClientState(now, Outbox(self.config.max_pending_frames))
+            outbox = Outbox(self.config.limits.max_unread_bytes, self.config.max_pending_frames)
+            client = self._clients[identity] = ClientState(now, outbox)
             for job_id in self._lost.pop(identity, ()):
                 self._send(
                     identity,
-                    "error",
-                    job_id,
-                    error_frames(
+                    ev.Error(
+                        job_id,
                         "client_timeout",
                         f"the server heard nothing from this client for {self.config.heartbeat_timeout:g} s "
                         "and cancelled the job; send pings (call poll()) at the heartbeat interval",
-                        job_id,
                     ),
                 )
         client.last_seen = now
@@ -224,29 +241,24 @@ class StyleServer:
             )
             return
         try:
-            message = decode(body)
+            message = decode(body, CLIENT_TYPES)
         except ProtocolError as exc:
             self._reject(identity, exc)
             return
         if isinstance(message, Hello):
-            self._send(identity, "reply", None, encode(ev.Capabilities(self.capabilities())))
+            self._send(identity, ev.Capabilities(self.capabilities()), reply=True)
         elif isinstance(message, Ping):
-            self._send(identity, "reply", None, encode(ev.Pong(message.token)))
+            self._send(identity, ev.Pong(message.token), reply=True)
         elif isinstance(message, StatusQuery):
-            self._send(identity, "reply", None, encode(ev.Status(self._status(identity))))
+            self._send(identity, ev.Status(self._status(identity)), reply=True)
         elif isinstance(message, Submit):
             self._submit(identity, client, message)
         elif isinstance(message, Cancel):
             self._cancel(identity, client, message.job_id)
-        else:
-            self._reject(
-                identity,
-                ProtocolError("unknown_type", f"{type(message).__name__.lower()} is sent by servers, not clients"),
-            )
 
     def _reject(self, identity: bytes, exc: ProtocolError) -> None:
         """Answer the sender; log the first of each kind per client, so a flood cannot fill the log."""
-        self._counts["malformed" if exc.code not in ("too_large", "queue_full") else "rejected"] += 1
+        self._counts["rejected" if exc.code in REJECTED else "malformed"] += 1
         client = self._clients.get(identity)
         first = client is None or exc.code not in client.logged
         if client is not None:
@@ -257,12 +269,23 @@ class StyleServer:
         job_id = exc.job_id
         if job_id is not None and client is not None and job_id in client.jobs:
             job_id = None  # an error about a resend must not end the job that is running
-        self._send(identity, "reply", job_id, error_frames(exc.code, exc.message, job_id))
+        self._send(identity, ev.Error(job_id, exc.code, exc.message), reply=True)
 
     def _submit(self, identity: bytes, client: ClientState, message: Submit) -> None:
         request = message.request
         job_id = request.job_id
         limits = self.config.limits
+        if client.outbox.over_budget:
+            self._reject(
+                identity,
+                ProtocolError(
+                    "busy",
+                    f"the server holds {client.outbox.bytes} bytes of messages this client has not read, over its "
+                    f"limit of {limits.max_unread_bytes}; read them, then submit again",
+                    job_id,
+                ),
+            )
+            return
         for what, pixels in request.layers():
             if pixels.pixel_count > limits.max_pixels:
                 self._reject(
@@ -299,28 +322,32 @@ class StyleServer:
                 ),
             )
             return
+        for what, pixels in request.layers():
+            try:
+                px.check_values(pixels, what)
+            except RequestError as exc:
+                self._reject(identity, ProtocolError(exc.code, str(exc), job_id))
+                return
         entry = JobEntry(identity, request)
         client.jobs[job_id] = entry
         self._queue.push(identity, job_id, entry)
-        log.info(
-            "client %s: job %s queued (%dx%d, %s)",
-            _short(identity),
+        self._note(
+            identity,
+            "job %s queued (%dx%d, %s)",
             job_id,
             request.content.width,
             request.content.height,
             request.options.mode,
         )
-        planned = self._positions()
-        entry.position = planned[id(entry)]
-        self._send(identity, "accepted", job_id, encode(ev.Accepted(job_id, entry.position)))
+        entry.position = self._positions()[id(entry)]
+        self._send(identity, ev.Accepted(job_id, entry.position))
+        self._announce_positions()  # round robin may have put it ahead of other clients' jobs
         self._dispatch()
 
     def _cancel(self, identity: bytes, client: ClientState, job_id: str) -> None:
         entry = client.jobs.get(job_id)
         if entry is None:
-            self._send(
-                identity, "reply", None, error_frames("unknown_job", f"you have no job {job_id!r} queued or running")
-            )
+            self._reject(identity, ProtocolError("unknown_job", f"you have no job {job_id!r} queued or running"))
             return
         if entry is self._running:
             entry.token.cancel("cancelled by the client")
@@ -328,11 +355,9 @@ class StyleServer:
         self._queue.remove(identity, job_id)
         del client.jobs[job_id]
         self._counts["cancelled"] += 1
+        self._note(identity, "job %s cancelled before it started", job_id)
         self._send(
-            identity,
-            "result",
-            job_id,
-            encode(ev.Result(job_id, entry.request.content, cancelled=True, reason="cancelled before it started")),
+            identity, ev.Result(job_id, entry.request.content, cancelled=True, reason="cancelled before it started")
         )
         self._announce_positions()
 
@@ -348,9 +373,8 @@ class StyleServer:
         if picked is None:
             return
         _, entry = picked
-        entry.started = True
         self._running = entry
-        log.info("client %s: job %s started", _short(entry.client), entry.job_id)
+        self._note(entry.client, "job %s started", entry.job_id)
         self._worker.give(entry)
         self._announce_positions()
 
@@ -369,35 +393,64 @@ class StyleServer:
             position = planned[id(entry)]
             if position != entry.position:
                 entry.position = position
-                self._send(entry.client, "queued", entry.job_id, encode(ev.Queued(entry.job_id, position)))  # type: ignore[arg-type]
+                self._send(entry.client, ev.Queued(entry.job_id, position))
 
     def _drain_worker(self) -> None:
         while True:
             try:
-                kind, identity, job_id, frames = self._inbox.get_nowait()
+                entry, message = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            client = self._clients.get(identity)  # type: ignore[arg-type]
-            if kind == "done":
-                entry = self._running
-                self._running = None
-                if client is not None and job_id is not None:
-                    client.jobs.pop(job_id, None)
-                if entry is not None:
-                    log.info("client %s: job %s ended", _short(identity), job_id)  # type: ignore[arg-type]
-                continue
-            counted = {"result": "done", "cancelled": "cancelled", "error": "failed"}.get(kind)
-            if counted:
-                self._counts[counted] += 1
-            if client is not None:
-                client.outbox.put(kind, job_id, frames)
+            if ev.is_final(message):
+                self._release(entry, message)
+            self._send(entry.client, message)
 
-    # --- sending ----------------------------------------------------------------------
+    def _release(self, entry: JobEntry, final: ev.Event) -> None:
+        """Let the running job go, so that its client's next message already finds it gone."""
+        if self._running is entry:
+            self._running = None
+        client = self._clients.get(entry.client)
+        if client is not None and client.jobs.get(entry.job_id) is entry:
+            del client.jobs[entry.job_id]
+        if isinstance(final, ev.Result):
+            self._counts["cancelled" if final.cancelled else "done"] += 1
+        else:
+            self._counts["failed"] += 1
+        self._note(entry.client, "job %s ended", entry.job_id)
 
-    def _send(self, identity: bytes, kind: str, job_id: str | None, frames: list[Any]) -> None:
+    # --- sending and logging ----------------------------------------------------------
+
+    def _send(self, identity: bytes, message: ev.Event, reply: bool = False) -> None:
         client = self._clients.get(identity)
         if client is not None:
-            client.outbox.put(kind, job_id, frames)
+            client.outbox.put(message, reply)
+
+    def _note(self, identity: bytes, what: str, *args: Any) -> None:
+        """Log a job event; past LOG_BURST per client in LOG_WINDOW, at debug level and summed up later."""
+        client = self._clients.get(identity)
+        if client is None:
+            log.info("client %s: " + what, _short(identity), *args)
+            return
+        quota = client.quota
+        now = time.monotonic()
+        if now - quota.since >= LOG_WINDOW:
+            self._summarise(identity, client, now)
+            quota.since, quota.lines = now, 0
+        quota.lines += 1
+        level = logging.INFO if quota.lines <= LOG_BURST else logging.DEBUG
+        quota.hidden += level == logging.DEBUG
+        log.log(level, "client %s: " + what, _short(identity), *args)
+
+    def _summarise(self, identity: bytes, client: ClientState, now: float) -> None:
+        quota = client.quota
+        if quota.hidden:
+            log.info(
+                "client %s: %d more job events in %.0f s, logged at debug level",
+                _short(identity),
+                quota.hidden,
+                now - quota.since,
+            )
+            quota.hidden = 0
 
     def _flush(self, router: zmq.Socket) -> None:
         for identity, client in list(self._clients.items()):
@@ -422,6 +475,8 @@ class StyleServer:
     def _check_heartbeats(self, now: float) -> None:
         timeout = self.config.heartbeat_timeout
         for identity, client in list(self._clients.items()):
+            if now - client.quota.since >= LOG_WINDOW:
+                self._summarise(identity, client, now)
             if now - client.last_seen <= timeout:
                 continue
             if client.jobs:
@@ -438,6 +493,7 @@ class StyleServer:
         client = self._clients.pop(identity, None)
         if client is None:
             return
+        self._summarise(identity, client, time.monotonic())
         if client.jobs:
             # Should it only have been frozen, it learns what happened when it speaks again.
             self._lost[identity] = list(client.jobs)
@@ -455,17 +511,12 @@ class StyleServer:
         log.info("stopping: cancelling %d queued and %d running job(s)", len(self._queue), 1 if self._running else 0)
         for _, job_id, entry in self._queue.planned():
             self._queue.remove(entry.client, job_id)
-            client = self._clients.get(entry.client)  # type: ignore[arg-type]
+            client = self._clients.get(entry.client)
             if client is not None:
                 client.jobs.pop(job_id, None)
-                self._send(
-                    entry.client,
-                    "result",
-                    job_id,
-                    encode(  # type: ignore[arg-type]
-                        ev.Result(job_id, entry.request.content, cancelled=True, reason=SHUTDOWN_REASON)
-                    ),
-                )
+                self._counts["cancelled"] += 1
+                content = entry.request.content
+                self._send(entry.client, ev.Result(job_id, content, cancelled=True, reason=SHUTDOWN_REASON))
         if self._running is not None:
             self._running.token.cancel(SHUTDOWN_REASON)
         deadline = time.monotonic() + 120.0
@@ -502,11 +553,17 @@ class StyleServer:
             {"position": i + (1 if running else 0), "mine": c == identity, "job_id": j if c == identity else None}
             for i, (c, j, _) in enumerate(self._queue.planned())
         ]
+        mine = self._clients.get(identity)
         return {
             "running": running,
             "queue": queue_view,
             "clients": len(self._clients),
             "jobs": dict(self._counts),
+            "unread": {
+                "bytes": sum(c.outbox.bytes for c in self._clients.values()),
+                "mine": mine.outbox.bytes if mine is not None else 0,
+                "budget_bytes": self.config.limits.max_unread_bytes,
+            },
             "cache": self.cache.stats(),
             "device": self.device,
             "weights": self.engine.weights_label,
@@ -516,12 +573,10 @@ class StyleServer:
 def _job_id_of(body: list[bytes]) -> str | None:
     """The job a refused message was about, when its header can be read, so the error can end it."""
     try:
-        job_id = read_header(body[0]).get("job_id") if body else None
+        return job_id_of(read_header(body[0])) if body else None
     except ProtocolError:
         return None
-    return job_id if isinstance(job_id, str) else None
 
 
-def _short(identity: Hashable) -> str:
-    raw = identity if isinstance(identity, bytes) else str(identity).encode()
-    return raw[-8:].decode("ascii", "replace") if raw.isascii() else raw.hex()[-8:]
+def _short(identity: bytes) -> str:
+    return identity[-8:].decode("ascii", "replace") if identity.isascii() else identity.hex()[-8:]

@@ -19,7 +19,7 @@ import zmq
 
 from . import DEFAULT_ENDPOINT
 from . import events as ev
-from .protocol import Cancel, Hello, Ping, ProtocolError, StatusQuery, Submit, decode, encode
+from .protocol import SERVER_TYPES, Cancel, Hello, Ping, ProtocolError, StatusQuery, Submit, decode, encode
 from .request import Request, RequestError
 
 DEFAULT_HEARTBEAT_INTERVAL = 2.0
@@ -80,10 +80,6 @@ class Client:
     def heartbeat_timeout(self) -> float:
         hb = (self.capabilities or {}).get("heartbeat") or {}
         return float(hb.get("timeout", DEFAULT_HEARTBEAT_TIMEOUT))
-
-    @property
-    def active_jobs(self) -> frozenset[str]:
-        return frozenset(self._jobs)
 
     # --- requests ---------------------------------------------------------------------
 
@@ -231,13 +227,13 @@ class Client:
                 break
             self._last_heard = time.monotonic()
             try:
-                event = decode(frames)
+                event = decode(frames, SERVER_TYPES)
             except ProtocolError as exc:
                 if exc.code == "unknown_type":
-                    continue  # a newer minor version's message: ignored, as the spec says
+                    continue  # a newer minor version's message, or one for servers: ignored, as the spec says
                 event = ev.Error(exc.job_id if exc.job_id in self._jobs else None, exc.code, str(exc))
             if isinstance(event, ev.Pong) or not isinstance(event, ev.EVENT_TYPES):
-                continue  # pongs only keep the heartbeat; others would be a confused peer
+                continue  # pongs only keep the heartbeat
             if ev.is_final(event):
                 self._jobs.discard(event.job_id)  # type: ignore[union-attr]
             self._pending.append(event)

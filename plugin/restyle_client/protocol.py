@@ -8,14 +8,14 @@ person can act on.  It never evaluates anything (no pickle, no msgpack extension
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
 from . import events as ev
-from .request import SAMPLE_BYTES, Options, Pixels, Region, Request, RequestError, Style
+from .request import JOB_ID, Options, Pixels, Region, Request, RequestError, Style
 
 PROTOCOL_VERSION = (1, 0)
 MAX_HEADER_BYTES = 1 << 20
@@ -190,7 +190,7 @@ def read_header(frame: bytes | bytearray | memoryview) -> dict[str, Any]:
         raise ProtocolError("bad_message", f"header frame is not msgpack ({type(exc).__name__})") from None
     if not isinstance(header, dict):
         raise ProtocolError("bad_message", "header must be a msgpack map")
-    job_id = header.get("job_id") if isinstance(header.get("job_id"), str) else None
+    job_id = job_id_of(header)
     version = header.get("version")
     if (
         not isinstance(version, list)
@@ -210,18 +210,30 @@ def read_header(frame: bytes | bytearray | memoryview) -> dict[str, Any]:
     return header
 
 
-class _Fields:
-    """Typed field access that names the message and field in every error."""
+def job_id_of(header: dict[str, Any]) -> str | None:
+    """The header's job id if it is a valid one; an error echoes only such an id, since
+    no client can have a job under any other."""
+    job_id = header.get("job_id")
+    return job_id if isinstance(job_id, str) and JOB_ID.fullmatch(job_id) else None
 
-    def __init__(self, mapping: Any, where: str, job_id: str | None) -> None:
+
+class _Fields:
+    """Typed field access that names the message and field in every error.
+
+    `code` is what a bad field costs: `bad_pixels` for everything that describes or
+    points at pixel frames, `bad_field` for the rest.
+    """
+
+    def __init__(self, mapping: Any, where: str, job_id: str | None, code: str = "bad_field") -> None:
         if not isinstance(mapping, dict):
-            raise ProtocolError("bad_field", f"{where} must be a map", job_id)
+            raise ProtocolError(code, f"{where} must be a map", job_id)
         self.m = mapping
         self.where = where
         self.job_id = job_id
+        self.code = code
 
-    def fail(self, message: str, code: str = "bad_field") -> ProtocolError:
-        return ProtocolError(code, message, self.job_id)
+    def fail(self, message: str, code: str | None = None) -> ProtocolError:
+        return ProtocolError(code or self.code, message, self.job_id)
 
     def get(self, name: str, kinds: tuple[type, ...], default: Any = ..., none_ok: bool = False) -> Any:
         if name not in self.m:
@@ -240,7 +252,7 @@ class _Fields:
 
 
 def _pixel_frames(header: dict[str, Any], frames: Frames, job_id: str | None) -> list[Pixels]:
-    descriptors = _Fields(header, header["type"], job_id).get("frames", (list,), default=[])
+    descriptors = _Fields(header, header["type"], job_id, "bad_pixels").get("frames", (list,), default=[])
     if len(descriptors) != len(frames):
         raise ProtocolError(
             "bad_pixels",
@@ -249,7 +261,7 @@ def _pixel_frames(header: dict[str, Any], frames: Frames, job_id: str | None) ->
         )
     out = []
     for i, (d, data) in enumerate(zip(descriptors, frames, strict=True)):
-        f = _Fields(d, f"frames[{i}]", job_id)
+        f = _Fields(d, f"frames[{i}]", job_id, "bad_pixels")
         pixels = Pixels(
             width=f.get("width", (int,)),
             height=f.get("height", (int,)),
@@ -266,7 +278,7 @@ def _pixel_frames(header: dict[str, Any], frames: Frames, job_id: str | None) ->
 
 
 def _frame_ref(f: _Fields, name: str, pixels: list[Pixels], used: set[int], none_ok: bool = False) -> Pixels | None:
-    index = f.get(name, (int,), none_ok=none_ok)
+    index = _Fields(f.m, f.where, f.job_id, "bad_pixels").get(name, (int,), none_ok=none_ok)
     if index is None:
         return None
     if not (0 <= index < len(pixels)):
@@ -278,7 +290,7 @@ def _frame_ref(f: _Fields, name: str, pixels: list[Pixels], used: set[int], none
 
 
 def _decode_submit(header: dict[str, Any], pixels: list[Pixels]) -> Submit:
-    job_id = header.get("job_id") if isinstance(header.get("job_id"), str) else None
+    job_id = job_id_of(header)
     f = _Fields(header, "submit", job_id)
     f.get("job_id", (str,))
     used: set[int] = set()
@@ -329,15 +341,22 @@ def _one_image(header: dict[str, Any], pixels: list[Pixels], job_id: str | None)
     return pixels[0]
 
 
-def decode(frames: Frames) -> Message:
-    """One message from its frames (without any routing frames)."""
+def decode(frames: Frames, expect: Collection[str] | None = None) -> Message:
+    """One message from its frames (without any routing frames).
+
+    `expect` is the types this end takes (`CLIENT_TYPES` on the server, `SERVER_TYPES`
+    on a client): any other is `unknown_type`, before any of its fields is looked at.
+    """
     if not frames:
         raise ProtocolError("bad_message", "empty message")
     header = read_header(frames[0])
     kind = header["type"]
-    job_id = header.get("job_id") if isinstance(header.get("job_id"), str) else None
+    job_id = job_id_of(header)
     if kind not in MESSAGE_TYPES:
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}", job_id)
+    if expect is not None and kind not in expect:
+        sender, receiver = ("servers", "clients") if kind in SERVER_TYPES else ("clients", "servers")
+        raise ProtocolError("unknown_type", f"{kind} is sent by {sender}, not by {receiver}", job_id)
     pixels = _pixel_frames(header, frames[1:], job_id)
     f = _Fields(header, kind, job_id)
     if kind not in ("submit", "preview", "frame", "result", "cancelled") and pixels:
@@ -403,7 +422,6 @@ def decode(frames: Frames) -> Message:
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}", job_id)
 
 
-SAMPLE_TYPES = tuple(SAMPLE_BYTES)
 CLIENT_TYPES = ("hello", "submit", "cancel", "status", "ping")
 SERVER_TYPES = (
     "capabilities",
