@@ -7,8 +7,9 @@ editor and is shared by every editor on the machine.  Its output goes to a log f
 whose last lines explain a failed start to the user.
 
 Stdlib only, and no editor toolkit: Krita polls a `Launch` from Qt timers, GIMP's
-plug-in blocks in `start_and_wait`, which polls the same `Launch` in a loop.  The same path rules are in install.py, which
-cannot import this module (it runs before anything is installed).
+plug-in blocks in `start_and_wait`, which polls the same `Launch` in a loop.  The same
+path rules are in install.py, which cannot import this module (it runs before anything
+is installed).
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def is_local(endpoint: str) -> bool:
     return host in LOCAL_HOSTS
 
 
+def detached() -> dict:
+    """Popen arguments that start a process outside the editor's process group and session.
+
+    Editors end plug-ins by killing their whole group; what is started here must outlive that.
+    """
+    if sys.platform.startswith("win"):
+        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(subprocess, "DETACHED_PROCESS", 0)
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
 class ServerProcess:
     def __init__(self, command: Sequence[str], log_path: Path) -> None:
         self.command = list(command)
@@ -114,13 +126,6 @@ class ServerProcess:
         if not Path(program).exists() and os.sep in program:
             raise LaunchError(f"the server program {program} does not exist (run install.py again)")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict = {}
-        if sys.platform.startswith("win"):
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(
-                subprocess, "DETACHED_PROCESS", 0
-            )
-        else:
-            kwargs["start_new_session"] = True
         # Editors set PYTHONPATH/PYTHONHOME for their own Python; the server's venv must not see them.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         try:
@@ -132,7 +137,7 @@ class ServerProcess:
                     stderr=subprocess.STDOUT,
                     env=env,
                     close_fds=True,
-                    **kwargs,
+                    **detached(),
                 )
         except OSError as exc:
             raise LaunchError(f"cannot run {program}: {exc.strerror or exc}") from exc

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from .launcher import detached
+
 DONE = b"done\n"
 GIVE_UP_AFTER = 10.0  # seconds: a server that cannot be reached by then is not there
 ATTEMPT_TIMEOUT = 1.0
@@ -66,13 +68,6 @@ def start(
     package_parent = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-    kwargs: dict = {}
-    if sys.platform.startswith("win"):
-        kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(
-            subprocess, "DETACHED_PROCESS", 0
-        )
-    else:
-        kwargs["start_new_session"] = True  # out of the plug-in's process group, which may be killed whole
     process = subprocess.Popen(
         [python, "-m", "restyle_client.watchdog"],
         stdin=subprocess.PIPE,
@@ -80,7 +75,7 @@ def start(
         stderr=subprocess.DEVNULL,
         env=env,
         close_fds=True,
-        **kwargs,
+        **detached(),  # out of the plug-in's process group, which may be killed whole
     )
     params = {
         "endpoint": endpoint,

@@ -81,7 +81,8 @@ def test_live_previews_come_often_enough_for_a_short_job_to_show_one():
 def test_kept_frames_come_at_the_layers_size_up_to_a_cap():
     frames = build(rgba(300, 200), [Style(rgba(8, 8))], chosen=Settings(mode="draw"), previews=Previews.FRAMES)
     assert frames.options.preview_every == settings.FRAME_EVERY and frames.options.preview_max_size == 300
-    assert settings.preview_options(Previews.FRAMES, None, rgba(9000, 10))["preview_max_size"] == settings.MAX_FRAME_SIDE
+    huge = settings.preview_options(Previews.FRAMES, None, rgba(9000, 10))
+    assert huge["preview_max_size"] == settings.MAX_FRAME_SIDE
 
 
 def test_without_previews_none_are_asked_for():

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import gimp_chroot
+from gimp_wait import wait_for
 import numpy as np
 import pytest
 from PIL import Image
@@ -403,7 +404,7 @@ def test_without_a_server_gimp_starts_the_recorded_one(gimp_available):
     finally:
         for pid in _server_pids(endpoint):
             os.kill(pid, signal.SIGTERM)
-        _wait_for(lambda: not _server_pids(endpoint), "the started server to stop", timeout=60)
+        wait_for(lambda: not _server_pids(endpoint), "the started server to stop")
     assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
     assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
     assert f"listening on {endpoint}" in report["files"]["server.log"].decode()
@@ -441,16 +442,6 @@ def _plugin_pids() -> list[int]:
     return pids
 
 
-def _wait_for(condition, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def test_cancelling_in_gimp_stops_the_job_on_the_server_at_once(gimp_available):
     """GIMP's progress-bar Cancel kills the plug-in (SIGKILL after 10 ms), which cannot
     tell the server.  Its watchdog must: the job stops within moments, not after the
@@ -462,12 +453,12 @@ def test_cancelling_in_gimp_stops_the_job_on_the_server_at_once(gimp_available):
     def cancel_like_gimp(endpoint):
         with Client(endpoint) as observer:
             before = observer.status()["jobs"]
-            _wait_for(lambda: observer.status()["running"], "the job to start")
-            for pid in _wait_for(_plugin_pids, "the plug-in process"):
+            wait_for(lambda: observer.status()["running"], "the job to start", timeout=90)
+            for pid in wait_for(_plugin_pids, "the plug-in process", timeout=90):
                 os.kill(pid, signal.SIGKILL)
             killed_at = time.monotonic()
             seen["killed"] = True
-            report = _wait_for(lambda: (s := observer.status())["running"] is None and s, "the job to stop")
+            report = wait_for(lambda: (s := observer.status())["running"] is None and s, "the job to stop", timeout=90)
             seen["stopped_after"] = time.monotonic() - killed_at
             seen["cancelled"] = report["jobs"]["cancelled"] - before["cancelled"]
             seen["clients_lost"] = report["jobs"]["clients_lost"] - before["clients_lost"]
@@ -523,7 +514,7 @@ def _press_ok_in_dialog(display: str, seen: dict):
         ).stdout.split()
         return found[0] if found else None
 
-    window = _wait_for(dialog, "the Restyle dialog")
+    window = wait_for(dialog, "the Restyle dialog", timeout=90)
     seen["dialog"] = True
     # A key pressed while the dialog is still being laid out can be lost: press until it
     # closes.

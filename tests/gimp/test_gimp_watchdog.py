@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import gimp_chroot
+from gimp_wait import wait_for
 import pytest
 from restyle_client.client import Client
 from support.server import running_server_thread
@@ -76,16 +77,6 @@ def is_gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def test_a_killed_plugin_has_its_job_cancelled_at_once_by_its_watchdog(server):
     with Client(server) as observer:
         before = observer.status()["jobs"]
@@ -101,24 +92,17 @@ def test_a_killed_plugin_has_its_job_cancelled_at_once_by_its_watchdog(server):
     wait_for(lambda: is_gone(watchdog_pid), "the watchdog to exit", timeout=15)
 
 
-def test_a_plugin_that_finishes_sends_its_watchdog_away_without_a_cancel(server):
+@pytest.mark.parametrize(
+    "how,exit_code",
+    [("finish", 0), ("vanish", 9)],
+    ids=["a plugin that finishes sends its watchdog away", "a plugin killed after its job ended"],
+)
+def test_a_plugin_whose_job_has_ended_gets_nothing_cancelled(server, how, exit_code):
     with Client(server) as observer:
         before = observer.status()["jobs"]
-        plugin, watchdog_pid = start_plugin(server, "finish", 2)
+        plugin, watchdog_pid = start_plugin(server, how, 2)
         assert plugin.stdout.readline().strip() == "finished"
-        assert plugin.wait(30) == 0
-        wait_for(lambda: is_gone(watchdog_pid), "the watchdog to exit", timeout=10)
-        after = observer.status()["jobs"]
-    assert after["done"] == before["done"] + 1
-    assert after["cancelled"] == before["cancelled"]
-
-
-def test_a_plugin_killed_after_its_job_ended_gets_nothing_cancelled(server):
-    with Client(server) as observer:
-        before = observer.status()["jobs"]
-        plugin, watchdog_pid = start_plugin(server, "vanish", 2)
-        assert plugin.stdout.readline().strip() == "finished"
-        assert plugin.wait(30) == 9
+        assert plugin.wait(30) == exit_code
         wait_for(lambda: is_gone(watchdog_pid), "the watchdog to exit", timeout=15)
         after = observer.status()["jobs"]
     assert after["done"] == before["done"] + 1

@@ -126,6 +126,22 @@ def open_docker():
     return dock
 
 
+def docker_listing(ctx, doc, content, layers=("Photo", "Stripes")):
+    """Make `content` current, open the docker and wait until it offers `layers`."""
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    yield ctx.Wait(lambda: set(layers) <= set(offered_styles(dock)), 10, "the docker to list the document's layers")
+    return dock
+
+
+def pick_photo_and_stripes(dock, quality="Full size"):
+    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
+    tick_style(dock, "Stripes")
+    if quality is not None:
+        choose(widget(dock, QComboBox, "restyle_quality"), quality)
+
+
 def widget(dock, kind, name):
     found = dock.findChild(kind, name)
     assert found is not None, f"no {kind.__name__} named {name} in the docker"
@@ -318,15 +334,8 @@ def cancel(ctx):
     rep = ctx.report["scenarios"]["cancel"]
     doc, view, content = make_document("cancel")
     before = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
-    yield ctx.sleep(0.3)
-    click_layer(doc, content)
-    dock = open_docker()
-    yield ctx.Wait(
-        lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the docker to list the new document's layers"
-    )
-    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
-    tick_style(dock, "Stripes")
-    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    dock = yield from docker_listing(ctx, doc, content)
+    pick_photo_and_stripes(dock)
     prepare_run(dock, iterations=2000)
     status = widget(dock, QLabel, "restyle_status")
     widget(dock, QPushButton, "restyle_start").click()
@@ -354,14 +363,8 @@ def cancel(ctx):
 def no_server(ctx):
     rep = ctx.report["scenarios"]["no_server"]
     doc, view, content = make_document("no server")
-    yield ctx.sleep(0.3)
-    click_layer(doc, content)
-    dock = open_docker()
-    yield ctx.Wait(
-        lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the docker to list the new document's layers"
-    )
-    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
-    tick_style(dock, "Stripes")
+    dock = yield from docker_listing(ctx, doc, content)
+    pick_photo_and_stripes(dock, quality=None)
     prepare_run(dock, iterations=5, endpoint=os.environ["RESTYLE_E2E_DEAD_ENDPOINT"])
     status = widget(dock, QLabel, "restyle_status")
     start = widget(dock, QPushButton, "restyle_start")
@@ -383,10 +386,13 @@ def no_server(ctx):
 def run_job(ctx, dock, doc, content, iterations, finished_prefixes):
     """Pick Photo and Stripes, press Start and wait until the docker is idle again."""
     widget(dock, QCheckBox, "restyle_limit_selection").setChecked(True)
-    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
-    tick_style(dock, "Stripes")
-    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    pick_photo_and_stripes(dock)
     prepare_run(dock, iterations=iterations)
+    return (yield from press_start(ctx, dock, lambda text: text.startswith(finished_prefixes), 90))
+
+
+def press_start(ctx, dock, finished, timeout):
+    """Press Start and wait until the docker is idle again with `finished(status)`; the statuses shown."""
     status = widget(dock, QLabel, "restyle_status")
     start = widget(dock, QPushButton, "restyle_start")
     history = [status.text()]
@@ -394,10 +400,10 @@ def run_job(ctx, dock, doc, content, iterations, finished_prefixes):
     def idle():
         if history[-1] != status.text():
             history.append(status.text())
-        return start.isEnabled() and status.text().startswith(finished_prefixes)
+        return start.isEnabled() and len(history) > 1 and finished(status.text())
 
     start.click()
-    yield ctx.Wait(idle, 90, "the job to end")
+    yield ctx.Wait(idle, timeout, "the job to end")
     return history
 
 
@@ -407,10 +413,7 @@ def depths(ctx):
     for depth in ("U16", "F16", "F32"):
         doc, view, content = make_document(f"depth {depth}", "RGBA", depth)
         select(doc, SELECTION)
-        yield ctx.sleep(0.3)
-        click_layer(doc, content)
-        dock = open_docker()
-        yield ctx.Wait(lambda dock=dock: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+        dock = yield from docker_listing(ctx, doc, content)
         before = bytes(content.pixelData(*OFFSET, CONTENT_W, CONTENT_H))
         history = yield from run_job(ctx, dock, doc, content, 3, ("Done", "The server", "Restyle could", "No Restyle"))
         section = rep[depth] = {"depth": content.colorDepth(), "status": history[-1]}
@@ -430,10 +433,7 @@ def grey(ctx):
     """A greyscale document gets a message, not a crash or a silent nothing."""
     rep = ctx.report["scenarios"]["grey"]
     doc, view, content = make_document("grey", "GRAYA", "U8")
-    yield ctx.sleep(0.3)
-    click_layer(doc, content)
-    dock = open_docker()
-    yield ctx.Wait(lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+    dock = yield from docker_listing(ctx, doc, content)
     history = yield from run_job(ctx, dock, doc, content, 3, ("The layer",))
     rep["status"] = history[-1]
     rep["layers"] = layer_list(doc)
@@ -450,10 +450,7 @@ def autostart(ctx):
     with open(config, "w") as f:
         json.dump({"endpoint": endpoint, "command": command, "log": os.path.join(ctx.out, "autostart-server.log")}, f)
     doc, view, content = make_document("autostart")
-    yield ctx.sleep(0.3)
-    click_layer(doc, content)
-    dock = open_docker()
-    yield ctx.Wait(lambda: {"Photo", "Stripes"} <= set(offered_styles(dock)), 10, "the layer list")
+    dock = yield from docker_listing(ctx, doc, content)
     seen = []
     connection = widget(dock, QLabel, "restyle_connection")
 
@@ -510,9 +507,7 @@ def two_documents(ctx):
         10,
         "the first document in front",
     )
-    choose(widget(dock, QComboBox, "restyle_content"), "Photo")
-    tick_style(dock, "Stripes")
-    choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
+    pick_photo_and_stripes(dock)
     prepare_run(dock, iterations=30)
     start.click()
     yield ctx.Wait(
@@ -565,10 +560,7 @@ def regions(ctx):
     dots.setPixelData(bytes([40, 40, 40, 255, 250, 250, 250, 255]) * (40 * 20), 0, 0, 40, 40)
     dots.setVisible(False)
     select(doc, SELECTION)
-    yield ctx.sleep(0.3)
-    click_layer(doc, content)
-    dock = open_docker()
-    yield ctx.Wait(lambda: {"Photo", "Stripes", "Sky mask", "Dots"} <= set(offered_styles(dock)), 10, "the layer list")
+    dock = yield from docker_listing(ctx, doc, content, ("Photo", "Stripes", "Sky mask", "Dots"))
     styles = widget(dock, QListWidget, "restyle_styles")
     for i in range(styles.count()):
         styles.item(i).setCheckState(Qt.Unchecked)
@@ -588,17 +580,7 @@ def regions(ctx):
     ]
     choose(widget(dock, QComboBox, "restyle_quality"), "Full size")
     prepare_run(dock, iterations=3)
-    status = widget(dock, QLabel, "restyle_status")
-    start = widget(dock, QPushButton, "restyle_start")
-    history = [status.text()]
-
-    def idle():
-        if history[-1] != status.text():
-            history.append(status.text())
-        return start.isEnabled() and len(history) > 1 and not status.text().endswith("\u2026")
-
-    start.click()
-    yield ctx.Wait(idle, 60, "the job to end")
+    history = yield from press_start(ctx, dock, lambda text: not text.endswith("\u2026"), 60)
     rep["status"] = history[-1]
     rep["layers"] = layer_list(doc)
     for row in list(dock.findChildren(QToolButton)):

@@ -167,7 +167,8 @@ def test_only_the_selection_changes_when_asked():
 
 
 def test_each_region_pairs_its_mask_with_its_style():
-    regions = [RegionChoice(SELECTION, "{Dots}"), RegionChoice(MaskChoice("Light", MaskKind.GREY, "{Stripes}"), "{Dots}")]
+    light = MaskChoice("Light parts of “Stripes”", MaskKind.GREY, "{Stripes}")
+    regions = [RegionChoice(SELECTION, "{Dots}"), RegionChoice(light, "{Dots}")]
     job = read_job(picture(), Choices("{Photo}", [], regions), Reader(selection=b"\x80" * (W * H)))
     assert [region.mask.data for region in job.request.regions] == [b"\x80" * (W * H), b"\xff" * (W * H)]
     assert job.style_names == ["Dots", "Dots"]
