@@ -15,6 +15,16 @@ STYLED_LADDER = [
 ]
 
 
+# Adam, not L-BFGS: from white paper L-BFGS leaps to the content in a few steps, and
+# the frames would show no drawing.
+LEARNING_RATE = 0.03
+
+
+def every_layer(with_style: bool) -> list[str]:
+    """All the layers the ladder reaches, for sizing the job before it starts."""
+    return sorted({layer for content, styles in draw_stages(with_style) for layer in (content, *styles)})
+
+
 def draw_stages(with_style: bool) -> list[tuple[str, list[str]]]:
     """(content layer, style layers) for each stage."""
     if with_style:

@@ -24,14 +24,15 @@ from .balance import weights_for
 from .blocked import BlockedObjective, StyleRegion, blocked_grams
 from .blocks import grid, halo
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
-from .drawing import draw_stages
+from . import drawing as drawing_ladder
 from .events import CancelToken, Event, Progress, Result
-from .images import check_image, fit_long_side, resize, to_array, to_tensor
+from .images import check_image, fit_long_side, output_size, resize, to_array, to_tensor
 from .job import DrawJob, Job, JobError, Region, Weights
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
-from .masks import check_mask, composite, coverage, resize_mask
+from .masks import check_mask, composite, coverage
 from .optimize import Objective, by_autograd, optimize
-from .schedule import MIN_SIDE, iterations_per_stage, ladder
+from .images import MIN_SIDE
+from .schedule import iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
@@ -55,13 +56,28 @@ class _Prepared:
     alpha: torch.Tensor | None
     regions: list[_Region]
     out_size: tuple[int, int]
-    sizes: list[tuple[int, int]]
-    iterations: list[int]
     weights: Weights
     content_layers: dict[str, float]
     style_layers: dict[str, float]
     luminance_only: bool
     budget: float | None  # bytes the job may use; None where the device cannot tell
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        return (self.original.shape[-2], self.original.shape[-1])
+
+
+@dataclass
+class _Stage:
+    """One run of the optimiser: at one size, against one set of layers."""
+
+    size: tuple[int, int]
+    iterations: int
+    optimizer: str
+    learning_rate: float | None
+    content_layers: dict[str, float]
+    style_layers: dict[str, float]
+    weights: Weights
 
 
 class StyleTransfer:
@@ -81,7 +97,6 @@ class StyleTransfer:
         self.precision = "fp32" if self.autocast is None else str(self.autocast).replace("torch.", "")
         loaded = load_features(weights)
         self.weights_label = loaded.label
-        self.weights_are_random = loaded.is_random
         self.style_cache = style_cache
         self.restarts = restarts
         channels_last = self.device.type in ("cpu", "cuda")
@@ -117,26 +132,45 @@ class StyleTransfer:
     ) -> Iterator[Event]:
         """Stylize: yields a Progress per iteration and ends with one Result, also on cancel."""
         prep = self._prepare(job)
+        final_size = prep.full_size if job.full_resolution else prep.out_size
+        sizes = ladder(*prep.out_size, job.min_size, job.stages)
+        iterations = iterations_per_stage(len(sizes), job.iterations)
+        if prep.weights.style == 0 and prep.weights.tv == 0 and isinstance(job.init, str) and job.init == "content":
+            # Nothing to optimise: the content is already where the loss is zero.
+            yield Result(to_array(self._render(resize(prep.seen, final_size), prep, final_size)), False, {}, 0.0, 0)
+            return
+        stages = [_Stage(size, count, job.optimizer, job.learning_rate, prep.content_layers, prep.style_layers,
+                         prep.weights) for size, count in zip(sizes, iterations, strict=True)]
+        yield from self._stages(prep, stages, self._initial_image(job, prep, sizes[0]), job, cancel,
+                                _ImageTicker(image_every, image_interval), final_size, detail=isinstance(job.init, str) and job.init == "content")
+
+    def _stages(
+        self, prep: _Prepared, stages: list[_Stage], x: torch.Tensor, job: Job, cancel: CancelToken | None,
+        ticker: _ImageTicker, final_size: tuple[int, int], detail: bool,
+    ) -> Iterator[Event]:
+        """The one optimisation loop of stylizing and drawing, stage after stage."""
         cancel = cancel or CancelToken()
         start = time.perf_counter()
-        steps = sum(prep.iterations)
+        steps = sum(stage.iterations for stage in stages)
         step = 0
-        x = self._initial_image(job, prep)
         losses: dict[str, float] = {}
-        ticker = _ImageTicker(image_every, image_interval)
         previous: tuple[int, int] | None = None
+        objective: Objective | None = None
+        stream: Iterator | None = None
         try:
-            for stage, (size, iterations) in enumerate(zip(prep.sizes, prep.iterations, strict=True), 1):
-                x = self._upsample(x.detach(), size, previous, prep, job).contiguous().requires_grad_(True)
-                previous = size
-                plan = self._plan(size, prep, job.optimizer)
-                objective = self._stylize_objective(prep, size, job, plan, cancel)
-                stream = optimize(x, objective, iterations, plan.optimizer, job.learning_rate, cancel, self.restarts, plan.history)
+            for number, stage in enumerate(stages, 1):
+                x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
+                previous = stage.size
+                plan = _plan(stage.size, prep.budget, stage.optimizer, stage.content_layers, stage.style_layers)
+                objective = self._stylize_objective(prep, stage, job, plan, cancel)
+                stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
+                                  self.restarts, plan.history)
                 for iteration, losses in stream:
                     step += 1
                     elapsed = time.perf_counter() - start
-                    image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) else None
-                    yield Progress(stage, len(prep.sizes), size, iteration, iterations, step, steps, losses, elapsed, image, plan.blocks)
+                    image = self._render(x, prep, stage.size)[0] if ticker.due(step, elapsed, steps) else None
+                    yield Progress(number, len(stages), stage.size, iteration, stage.iterations, step, steps, losses,
+                                   elapsed, image, plan.blocks)
                 objective, stream = None, None  # freed before the next stage builds its own
                 if cancel.cancelled:
                     break
@@ -148,7 +182,6 @@ class StyleTransfer:
         # A failed stage's gradient and content features are not needed to render the
         # result; at 8192 px they are 2.9 GB, so they go first.
         x, objective, stream = x.detach(), None, None
-        final_size = (prep.original.shape[-2], prep.original.shape[-1]) if job.full_resolution else prep.out_size
         yield Result(
             image=to_array(self._render(x, prep, final_size)),
             cancelled=cancel.cancelled,
@@ -184,21 +217,19 @@ class StyleTransfer:
         if prep.luminance_only:
             x = color.luminance(x)
         x = x.contiguous().requires_grad_(want_grad)
-        plan = self._plan(prep.out_size, prep, job.optimizer)
-        total, terms = self._stylize_objective(prep, prep.out_size, job, plan)(x, want_grad)
+        stage = _Stage(prep.out_size, 0, job.optimizer, None, prep.content_layers, prep.style_layers, prep.weights)
+        plan = _plan(stage.size, prep.budget, stage.optimizer, stage.content_layers, stage.style_layers)
+        total, terms = self._stylize_objective(prep, stage, job, plan)(x, want_grad)
         return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}, x, plan.blocks
 
     def _budget(self, job_memory_gb: float | None) -> float | None:
         memory.check_budget(job_memory_gb)
         return memory.budget_bytes(self.device, job_memory_gb, self.memory_gb)
 
-    def _plan(self, size: tuple[int, int], prep: _Prepared, optimizer: str | None) -> memory.Plan:
-        return _plan(size, prep.budget, optimizer, prep.content_layers, prep.style_layers)
-
-    def _prepare(self, job: Job) -> _Prepared:
+    def _prepare(self, job: Job, styles_required: bool = True) -> _Prepared:
         content = check_image(job.content, "the content image")
         height, width = content.shape[:2]
-        if not job.regions or not any(r.styles for r in job.regions):
+        if styles_required and (not job.regions or not any(r.styles for r in job.regions)):
             raise JobError("give at least one style image")
         if job.preserve_colors not in ("none", "luminance", "stats", "histogram"):
             raise JobError(f"unknown preserve-colors mode {job.preserve_colors!r}; use none, luminance, stats or histogram")
@@ -216,11 +247,9 @@ class StyleTransfer:
             if not (math.isfinite(value) and value >= 0):
                 raise JobError(f"the {name} weight must be a non-negative number, got {value}")
 
-        out_size = fit_long_side(height, width, job.size) if job.size else (height, width)
+        out_size = output_size(height, width, job.size)
         budget = self._budget(job.memory_gb)
         _plan(out_size, budget, job.optimizer, content_layers, style_layers)  # refused now if even the smallest blocks cannot fit
-        sizes = ladder(*out_size, job.min_size, job.stages)
-        iterations = iterations_per_stage(len(sizes), job.iterations)
 
         original_rgba = to_tensor(content, self.device)
         filled, alpha = alpha_ops.split(original_rgba)
@@ -243,7 +272,7 @@ class StyleTransfer:
             if any(not (math.isfinite(w) and w > 0) for w in blend_weights) or not math.isfinite(region.weight) or region.weight <= 0:
                 raise JobError(f"style and region weights must be positive numbers (region {index + 1})")
             regions.append(_Region(styles, blend_weights, mask, float(region.weight)))
-        return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size, sizes, iterations,
+        return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size,
                          weights, content_layers, style_layers, luminance_only, budget)
 
     def _prepare_style(
@@ -261,7 +290,7 @@ class StyleTransfer:
         return rgb
 
     def _upsample(
-        self, x: torch.Tensor, size: tuple[int, int], previous: tuple[int, int] | None, prep: _Prepared, job: Job
+        self, x: torch.Tensor, size: tuple[int, int], previous: tuple[int, int] | None, prep: _Prepared, detail: bool
     ) -> torch.Tensor:
         """The previous stage's result at the next size.
 
@@ -270,14 +299,13 @@ class StyleTransfer:
         back the content's detail that the smaller stage could not hold.
         """
         up = resize(x, size)
-        if previous is None or job.init != "content":
+        if previous is None or previous == size or not detail:
             return up.clamp(0, 1)
         content = resize(prep.seen, size)
         detail = content - resize(resize(content, previous), size)
         return (up + detail).clamp(0, 1)
 
-    def _initial_image(self, job: Job, prep: _Prepared) -> torch.Tensor:
-        size = prep.sizes[0]
+    def _initial_image(self, job: Job, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
         if isinstance(job.init, np.ndarray):
             rgb, _ = alpha_ops.split(to_tensor(check_image(job.init, "the init image"), self.device))
             return resize(color.luminance(rgb) if prep.luminance_only else rgb, size)
@@ -291,24 +319,25 @@ class StyleTransfer:
         raise JobError(f"unknown init {job.init!r}; use content, noise, blank or an image")
 
     def _stylize_objective(
-        self, prep: _Prepared, size: tuple[int, int], job: Job, plan: memory.Plan, cancel: CancelToken | None = None
+        self, prep: _Prepared, stage: _Stage, job: Job, plan: memory.Plan, cancel: CancelToken | None = None
     ) -> Objective:
+        size = stage.size
         style_side = max(1, round(max(size) * job.style_scale))
         regions: list[StyleRegion] = []
-        for region in prep.regions:
+        for region in prep.regions if stage.style_layers and stage.weights.style > 0 else []:
             targets = []
             for style in region.styles:
                 style_size = _style_size(style.shape[-2], style.shape[-1], style_side)
                 targets.append(style_targets(
-                    resize(style, style_size), list(prep.style_layers),
+                    resize(style, style_size), list(stage.style_layers),
                     lambda img, ls: self._grams(img, ls, job.pooling, prep.budget),
                     (self._key, job.pooling), self.style_cache,
                 ))
             masks = None
             if region.mask is not None:
-                masks = {k: resize_mask(region.mask, feature_size(k, size)) for k in prep.style_layers}
-            regions.append(StyleRegion(region.weight, StyleLoss(blend(targets, region.blend_weights), prep.style_layers, masks)))
-        return self._objective(prep.seen, size, prep.content_layers, regions, prep.weights, job.pooling, plan, cancel)
+                masks = {k: resize(region.mask, feature_size(k, size), up="bilinear") for k in stage.style_layers}
+            regions.append(StyleRegion(region.weight, StyleLoss(blend(targets, region.blend_weights), stage.style_layers, masks)))
+        return self._objective(prep.seen, size, stage.content_layers, regions, stage.weights, job.pooling, plan, cancel)
 
     def _objective(
         self, content: torch.Tensor, size: tuple[int, int], content_layers: dict[str, float], regions: list[StyleRegion],
@@ -357,10 +386,10 @@ class StyleTransfer:
             filled = resize(prep.filled, size)
             if prep.luminance_only:
                 picture = color.with_chroma_of(picture, filled)
-            cover = coverage([None if r.mask is None else resize_mask(r.mask, size) for r in prep.regions])
+            cover = coverage([None if r.mask is None else resize(r.mask, size, up="bilinear") for r in prep.regions])
             picture = composite(picture, prep.original if native else filled, cover)
             if prep.alpha is not None:
-                alpha = prep.alpha if native else resize_mask(prep.alpha, size)
+                alpha = prep.alpha if native else resize(prep.alpha, size, up="bilinear")
                 picture = torch.cat([picture, alpha], 1)
             return picture
 
@@ -375,65 +404,33 @@ class StyleTransfer:
         and its fine texture last, and the ladder stops at relu4_2 so the content does
         not override the style at the pixel level.
         """
-        content = check_image(job.content, "the content image")
-        height, width = content.shape[:2]
-        size = fit_long_side(height, width, job.size) if job.size else (height, width)
-        if job.iterations < 1:
-            raise JobError(f"iterations must be at least 1, got {job.iterations}")
-        style_job = Job(content=content, regions=[], size=job.size, strength=job.strength,
-                        style_scale=job.style_scale, pooling=job.pooling, memory_gb=job.memory_gb)
-        if job.styles:
-            style_job.regions = [Region(styles=list(job.styles))]
-        stages = draw_stages(bool(job.styles))
-        cancel = cancel or CancelToken()
+        drawing = Job(content=job.content, regions=[Region(styles=list(job.styles))] if job.styles else [], size=job.size,
+                      strength=job.strength, style_scale=job.style_scale, optimizer="adam", pooling=job.pooling,
+                      memory_gb=job.memory_gb, style_layers=drawing_ladder.every_layer(bool(job.styles)))
+        prep = self._prepare(drawing, styles_required=False)
+        ladder_ = drawing_ladder.draw_stages(bool(job.styles))
+        iterations = iterations_per_stage(len(ladder_), job.iterations)
+        # Without a style there is nothing to match but the content, one layer at a time.
+        weights = prep.weights if job.styles else Weights(content=1.0, style=0.0, tv=prep.weights.tv)
+        stages = [_Stage(prep.out_size, count, "adam", drawing_ladder.LEARNING_RATE, {content_layer: 1.0},
+                         {layer: 1.0 / len(style_layers) for layer in style_layers}, weights)
+                  for (content_layer, style_layers), count in zip(ladder_, iterations, strict=True)]
         every = job.frame_every if image_every is None else image_every
-        start = time.perf_counter()
-        steps = len(stages) * job.iterations
-        step = 0
-        prep = self._prepare_drawing(style_job, size)
-        every_layer = {layer for content_layer, style_layers in stages for layer in (content_layer, *style_layers)}
-        _plan(size, prep.budget, "adam", {}, every_layer)  # refused now if even the smallest blocks cannot fit
-        x = torch.ones((1, 3, *size), device=self.device, requires_grad=True)
-        losses: dict[str, float] = {}
-        ticker = _ImageTicker(every, 0.0)
-        for number, (content_layers, style_layers) in enumerate(stages, 1):
-            prep.content_layers = {content_layers: 1.0}
-            prep.style_layers = {layer: 1.0 / len(style_layers) for layer in style_layers}
-            plan = self._plan(size, prep, "adam")
-            if job.styles:
-                objective = self._stylize_objective(prep, size, style_job, plan, cancel)
-            else:
-                weights = Weights(content=1.0, style=0.0, tv=prep.weights.tv)
-                objective = self._objective(prep.seen, size, prep.content_layers, [], weights, job.pooling, plan, cancel)
-            for iteration, losses in optimize(x, objective, job.iterations, "adam", 0.03, cancel):
-                step += 1
-                elapsed = time.perf_counter() - start
-                image = self._render(x, prep, size)[0] if ticker.due(step, elapsed) or step == steps else None
-                yield Progress(number, len(stages), size, iteration, job.iterations, step, steps, losses, elapsed, image, plan.blocks)
-            if cancel.cancelled:
-                break
-        yield Result(to_array(self._render(x, prep, size)), cancel.cancelled, losses,
-                     time.perf_counter() - start, step, cancel.reason if cancel.cancelled else "")
-
-    def _prepare_drawing(self, job: Job, size: tuple[int, int]) -> _Prepared:
-        if job.regions:
-            prep = self._prepare(job)
-        else:
-            original = to_tensor(job.content, self.device)
-            filled, alpha = alpha_ops.split(original)
-            prep = _Prepared(original[:, :3], filled, filled, alpha, [], size, [size], [0],
-                             weights_for(job.strength), {}, {}, False, self._budget(job.memory_gb))
-        return prep
+        paper = torch.ones((1, 3, *prep.out_size), device=self.device)
+        yield from self._stages(prep, stages, paper, drawing, cancel, _ImageTicker(every, 0.0, last=True),
+                                prep.out_size, detail=False)
 
 
 class _ImageTicker:
-    """Decides when a progress event carries the picture: every N steps or T seconds."""
+    """Decides when a progress event carries the picture: every N steps or T seconds,
+    and at the last step too where the pictures make an animation."""
 
-    def __init__(self, every: int, interval: float) -> None:
-        self.every, self.interval, self.last = every, interval, -math.inf
+    def __init__(self, every: int, interval: float, last: bool = False) -> None:
+        self.every, self.interval, self.last_step, self.last = every, interval, last, -math.inf
 
-    def due(self, step: int, elapsed: float) -> bool:
-        due = (self.every > 0 and step % self.every == 0) or (self.interval > 0 and elapsed - self.last >= self.interval)
+    def due(self, step: int, elapsed: float, steps: int) -> bool:
+        due = ((self.every > 0 and step % self.every == 0) or (self.interval > 0 and elapsed - self.last >= self.interval)
+               or (self.last_step and step == steps))
         if due:
             self.last = elapsed
         return due

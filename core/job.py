@@ -95,7 +95,6 @@ class DrawJob:
     strength: float = 0.5
     style_scale: float = 1.0
     iterations: int = 60  # per layer of the drawing ladder
-    seed: int = 0
     frame_every: int = 5
     pooling: Pooling = "max"
     memory_gb: float | None = None

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .job import JobError
 
@@ -27,15 +26,6 @@ def check_mask(mask: np.ndarray, content_shape: tuple[int, ...], index: int) -> 
     if not np.isfinite(mask).all():
         raise JobError(f"mask {index + 1} holds NaN or infinite values")
     return np.clip(mask.astype(np.float32, copy=False), 0.0, 1.0)
-
-
-def resize_mask(mask: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
-    """Area-average down, bilinear up: soft edges stay soft at every layer."""
-    if tuple(mask.shape[-2:]) == tuple(size):
-        return mask
-    if size[0] <= mask.shape[-2] and size[1] <= mask.shape[-1]:
-        return F.interpolate(mask, size=tuple(size), mode="area")
-    return F.interpolate(mask, size=tuple(size), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
 def coverage(masks: Sequence[torch.Tensor | None]) -> torch.Tensor | None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .images import fit_long_side
+from .images import MIN_SIDE, fit_long_side
 from .job import JobError
 
 DEFAULT_MIN_SIZE = 128
-# Four poolings sit between the input and relu5_1, so a side under 16 px leaves the
-# deepest style layer with no pixels at all.
-MIN_SIDE = 16
 # Iterations of the last stage and of every earlier one, when the job does not say.
 DEFAULT_FINAL_ITERATIONS = 100
 DEFAULT_EARLY_ITERATIONS = 50

@@ -8,7 +8,6 @@ state dict (`features.N.weight` / `features.N.bias`) loads unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 import torch
 from torch import nn
@@ -86,13 +85,14 @@ class ScaledAvgPool2d(nn.Module):
         return F.avg_pool2d(x, 2, 2) * AVG_POOL_SCALE
 
 
-def build_features(pooling: Literal["max", "avg"] = "max") -> nn.Sequential:
-    """An uninitialised VGG19 feature stack with torchvision's indices."""
+def build_features() -> nn.Sequential:
+    """An uninitialised VGG19 feature stack with torchvision's indices; the engine
+    swaps in average pooling on the same weights when a job asks for it."""
     layers: list[nn.Module] = []
     channels = 3
     for item in _CONFIG:
         if item == "M":
-            layers.append(nn.MaxPool2d(2, 2) if pooling == "max" else ScaledAvgPool2d())
+            layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(channels, int(item), 3, padding=1), nn.ReLU(inplace=False)]
             channels = int(item)

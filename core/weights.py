@@ -33,7 +33,6 @@ class WeightsError(RuntimeError):
 class LoadedWeights:
     features: nn.Sequential
     label: str
-    is_random: bool
 
 
 def hub_checkpoint_path() -> Path:
@@ -41,12 +40,12 @@ def hub_checkpoint_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
 
 
-def load_features(spec: str = "default", pooling: str = "max") -> LoadedWeights:
-    features = build_features(pooling)  # type: ignore[arg-type]
+def load_features(spec: str = "default") -> LoadedWeights:
+    features = build_features()
     if spec == "random" or spec.startswith("random:"):
         seed = _parse_seed(spec)
         _init_random(features, seed)
-        return LoadedWeights(features, f"random (seed {seed}) - for tests only, not for art", True)
+        return LoadedWeights(features, f"random (seed {seed}) - for tests only, not for art")
     if spec == "default":
         path = _default_file()
         label = f"torchvision IMAGENET1K_V1 ({path})"
@@ -54,7 +53,7 @@ def load_features(spec: str = "default", pooling: str = "max") -> LoadedWeights:
         path = Path(spec).expanduser()
         label = str(path)
     _load_into(features, path)
-    return LoadedWeights(features, label, False)
+    return LoadedWeights(features, label)
 
 
 def _parse_seed(spec: str) -> int:

@@ -31,7 +31,6 @@ def build_job(request: Request) -> EngineJob:
             size=o.size,
             strength=o.strength,
             style_scale=o.style_scale,
-            seed=o.seed,
             frame_every=max(1, o.preview_every),
             **kwargs,
         )

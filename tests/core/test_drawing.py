@@ -4,12 +4,13 @@ large shapes first and detail last, as a stream of frames."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from support.pictures import gradient, stripes
 from torch.nn import functional as F
 
 from core.events import CancelToken, Progress, Result
-from core.job import DrawJob, StyleImage
+from core.job import DrawJob, JobError, StyleImage
 
 
 def blurred(image: np.ndarray, factor: int = 8) -> np.ndarray:
@@ -72,3 +73,37 @@ def test_a_cancelled_drawing_returns_the_drawing_so_far(engine):
             result = event
     assert result is not None and result.cancelled and result.steps == 3
     assert result.image.shape == (48, 48, 3)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(size=8), "size must be"),
+        (dict(size=-5), "size must be .*, got -5"),
+        (dict(content=np.zeros((1, 1, 3), np.float32)), "the picture is 1x1 px"),
+        (dict(iterations=1_000_000_000), "iterations must be between 0 and 100000"),
+    ],
+)
+def test_drawing_refuses_what_stylizing_refuses_with_the_same_words(engine, change, message):
+    job = DrawJob(content=content_with_shapes(), iterations=2)
+    for key, value in change.items():
+        setattr(job, key, value)
+    with pytest.raises(JobError, match=message):
+        list(engine.draw(job))
+
+
+def test_a_drawing_that_fails_half_way_still_returns_its_picture(engine, monkeypatch):
+    calls = {"n": 0}
+    features = engine.features
+
+    def failing_later(image, layers, pooling="max"):
+        calls["n"] += 1
+        if calls["n"] > 6:
+            raise RuntimeError("out of memory")
+        return features(image, layers, pooling)
+
+    monkeypatch.setattr(engine, "features", failing_later)
+    events = list(engine.draw(DrawJob(content=content_with_shapes(), iterations=4)))
+    result = events[-1]
+    assert isinstance(result, Result) and result.cancelled and "out of memory" in result.reason
+    assert result.steps > 0 and result.image.shape == (64, 64, 3)

@@ -67,9 +67,10 @@ def test_strength_moves_the_balance_between_content_and_style(engine):
     assert strong["content"] > weak["content"]
 
 
-def test_strength_zero_keeps_the_content(engine):
-    _, result = run(engine, style_job(strength=0.0))
-    assert np.abs(result.image - gradient()).max() < 0.02
+def test_strength_zero_returns_the_content_at_once(engine):
+    progress, result = run(engine, style_job(strength=0.0, iterations=1000, full_resolution=True, size=32))
+    assert progress == [] and result.steps == 0 and not result.cancelled
+    assert np.abs(result.image - gradient()).max() < 1e-6
 
 
 def test_style_scale_sets_the_size_of_the_texture(engine_fp32):
@@ -218,7 +219,11 @@ def test_full_resolution_results_keep_the_content_size(engine):
         (dict(style_layers=["relu6_1"]), "relu6_1"),
         (dict(content_layers=[]), "content layer"),
         (dict(iterations=[1, 2, 3]), "3 iteration counts"),
-        (dict(size=100_000), "GB"),
+        (dict(size=60_000), "GB"),
+        (dict(size=100_000), "size must be .* to 65535, got 100000"),
+        (dict(size=-5), "size must be .*, got -5"),
+        (dict(size=17), "at size 17 .* give a larger size"),
+        (dict(content=np.zeros((1, 1, 3), np.float32)), "the picture is 1x1 px"),
     ],
 )
 def test_a_job_that_cannot_run_says_why(engine, change, message):
