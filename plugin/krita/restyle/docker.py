@@ -80,7 +80,7 @@ class RestyleDocker(DockWidget):
         self.jobs: dict[str, RestyleJob] = {}  # by document: each document runs its own job
         self.connection: conn_mod.Connection | None = None
         self._lists: LayerLists | None = None  # None: to be filled afresh
-
+        self._active_id: str | None = None
         self._regions: list[RegionRow] = []
         self._build()
         self._refresh_timer = QTimer(self)
