@@ -7,6 +7,7 @@ protocol all say it the same way: "default", "random", "random:SEED", or a path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -81,12 +82,14 @@ def _default_file() -> Path:
     path = hub_checkpoint_path()
     if path.is_file():
         return path
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     try:
         torch.hub.download_url_to_file(TORCHVISION_URL, str(partial), hash_prefix=None, progress=True)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         partial.unlink(missing_ok=True)
+        _remove_empty(made)
         raise WeightsError(
             f"VGG19 weights are not on this machine and could not be downloaded ({_reason(e)}).\n"
             f"Download {TORCHVISION_URL} on a machine that is online and put it at\n"
@@ -96,12 +99,20 @@ def _default_file() -> Path:
     digest = _sha256(partial)
     if not digest.startswith(TORCHVISION_HASH_PREFIX):
         partial.unlink(missing_ok=True)
+        _remove_empty(made)
         raise WeightsError(
             f"the downloaded {TORCHVISION_FILE} is corrupt (SHA-256 {digest[:16]}…, expected "
             f"{TORCHVISION_HASH_PREFIX}…); it was deleted, try again"
         )
     os.replace(partial, path)
     return path
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """A failed download leaves no trace: the folders made for it go, deepest first."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _reason(e: BaseException) -> str:

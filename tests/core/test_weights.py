@@ -90,7 +90,7 @@ def test_offline_without_the_file_says_where_to_put_it(tmp_path, monkeypatch):
     message = str(info.value)
     assert str(tmp_path / "hub" / "checkpoints" / TORCHVISION_FILE) in message
     assert "could not be downloaded" in message
-    assert not list((tmp_path / "hub" / "checkpoints").glob("*"))
+    assert not (tmp_path / "hub").exists()  # a failed download leaves no empty folders behind
 
 
 def test_a_download_with_the_wrong_hash_is_deleted_and_reported(tmp_path, monkeypatch):
@@ -114,4 +114,4 @@ def test_a_download_with_the_wrong_hash_is_deleted_and_reported(tmp_path, monkey
             load_features("default")
     finally:
         httpd.shutdown()
-    assert not Path(hub_checkpoint_path()).exists()
+    assert not (tmp_path / "home").exists()
