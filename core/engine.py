@@ -20,18 +20,17 @@ from torch import nn
 
 from . import alpha as alpha_ops
 from . import color, memory
+from . import drawing as drawing_ladder
 from .balance import weights_for
 from .blocked import BlockedObjective, StyleRegion, blocked_grams
 from .blocks import grid, halo
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
-from . import drawing as drawing_ladder
 from .events import CancelToken, Event, Progress, Result
-from .images import check_image, fit_long_side, output_size, resize, to_array, to_tensor
+from .images import MIN_SIDE, check_image, fit_long_side, output_size, resize, to_array, to_tensor
 from .job import DrawJob, Job, JobError, Region, Weights
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .masks import check_mask, composite, coverage
 from .optimize import Objective, by_autograd, optimize
-from .images import MIN_SIDE
 from .schedule import iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
