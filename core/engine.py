@@ -27,7 +27,7 @@ from .blocks import grid, halo
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
 from .events import CancelToken, Event, Progress, Result
 from .images import MIN_SIDE, check_image, fit_long_side, output_size, resize, to_array, to_tensor
-from .job import DrawJob, Job, JobError, Region, Weights
+from .job import MAX_SEED, MAX_STYLE_WEIGHT, STYLE_SCALE, DrawJob, Job, JobError, Region, Weights
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .masks import check_mask, composite, coverage
 from .optimize import Objective, by_autograd, optimize
@@ -132,8 +132,7 @@ class StyleTransfer:
         """Stylize: yields a Progress per iteration and ends with one Result, also on cancel."""
         prep = self._prepare(job)
         final_size = prep.full_size if job.full_resolution else prep.out_size
-        sizes = ladder(*prep.out_size, job.min_size, job.stages)
-        iterations = iterations_per_stage(len(sizes), job.iterations)
+        sizes, iterations = _schedule(job, prep)
         if prep.weights.style == 0 and prep.weights.tv == 0 and isinstance(job.init, str) and job.init == "content":
             # Nothing to optimise: the content is already where the loss is zero.
             yield Result(to_array(self._render(resize(prep.seen, final_size), prep, final_size)), False, {}, 0.0, 0)
@@ -142,6 +141,11 @@ class StyleTransfer:
                          prep.weights) for size, count in zip(sizes, iterations, strict=True)]
         yield from self._stages(prep, stages, self._initial_image(job, prep, sizes[0]), job, cancel,
                                 _ImageTicker(image_every, image_interval), final_size, detail=isinstance(job.init, str) and job.init == "content")
+
+    def check(self, job: Job) -> None:
+        """Refuses, with a JobError that says why, a job that could not run, before any
+        of its work: a server can answer at once instead of after the queue."""
+        _schedule(job, self._prepare(job))
 
     def _stages(
         self, prep: _Prepared, stages: list[_Stage], x: torch.Tensor, job: Job, cancel: CancelToken | None,
@@ -234,10 +238,14 @@ class StyleTransfer:
             raise JobError(f"unknown preserve-colors mode {job.preserve_colors!r}; use none, luminance, stats or histogram")
         if job.optimizer not in ("lbfgs", "adam"):
             raise JobError(f"unknown optimizer {job.optimizer!r}; use lbfgs or adam")
+        if isinstance(job.seed, bool) or not isinstance(job.seed, int) or not 0 <= job.seed <= MAX_SEED:
+            raise JobError(f"seed must be a whole number from 0 to {MAX_SEED}, got {job.seed}")
+        if isinstance(job.init, str) and job.init not in ("content", "noise", "blank"):
+            raise JobError(f"unknown init {job.init!r}; use content, noise, blank or an image")
         if job.pooling not in ("max", "avg"):
             raise JobError(f"unknown pooling {job.pooling!r}; use max or avg")
-        if not (math.isfinite(job.style_scale) and 0.05 <= job.style_scale <= 8):
-            raise JobError(f"style scale must be between 0.05 and 8, got {job.style_scale}")
+        if not (math.isfinite(job.style_scale) and STYLE_SCALE[0] <= job.style_scale <= STYLE_SCALE[1]):
+            raise JobError(f"style scale must be between {STYLE_SCALE[0]:g} and {STYLE_SCALE[1]:g}, got {job.style_scale}")
         content_layers = _layer_weights(job.content_layers, "content")
         style_layers = _layer_weights(job.style_layers, "style")
         weights = job.weights if job.weights is not None else weights_for(job.strength)
@@ -268,8 +276,8 @@ class StyleTransfer:
             blend_weights = [float(s.weight) for s in region.styles]
             if not styles:
                 raise JobError(f"region {index + 1} has no style image")
-            if any(not (math.isfinite(w) and w > 0) for w in blend_weights) or not math.isfinite(region.weight) or region.weight <= 0:
-                raise JobError(f"style and region weights must be positive numbers (region {index + 1})")
+            if any(not 0 < w <= MAX_STYLE_WEIGHT for w in [*blend_weights, region.weight]):
+                raise JobError(f"style and region weights must be above 0 up to {MAX_STYLE_WEIGHT:g} (region {index + 1})")
             regions.append(_Region(styles, blend_weights, mask, float(region.weight)))
         return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size,
                          weights, content_layers, style_layers, luminance_only, budget)
@@ -442,6 +450,11 @@ def _plan(
     """How a stage at `size` fits the budget, with a halo as wide as its deepest layer needs."""
     layers = set(content_layers) | set(style_layers)
     return memory.plan(*size, budget, optimizer, halo(layers), content_layers)
+
+
+def _schedule(job: Job, prep: _Prepared) -> tuple[list[tuple[int, int]], list[int]]:
+    sizes = ladder(*prep.out_size, job.min_size, job.stages)
+    return sizes, iterations_per_stage(len(sizes), job.iterations)
 
 
 def _style_size(height: int, width: int, long_side: int) -> tuple[int, int]:

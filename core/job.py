@@ -25,6 +25,11 @@ Pooling = Literal["max", "avg"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
+STYLE_SCALE = (0.05, 8.0)  # smaller leaves no texture to see, larger no room for it
+MAX_STYLE_WEIGHT = 1000.0  # blend weights are relative; past this, one style is all there is
+MAX_SEED = 2**63 - 1  # what every platform's signed 64-bit integer holds
+
+
 class JobError(ValueError):
     """A job that cannot run as asked; the message is meant for the person who asked."""
 

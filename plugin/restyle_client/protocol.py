@@ -79,23 +79,6 @@ def _with_pixels(header: dict[str, Any], pixels: list[Pixels]) -> list[Any]:
     return [_pack(header), *(p.data for p in pixels)]
 
 
-def _options_map(o: Options) -> dict[str, Any]:
-    return {
-        "size": o.size,
-        "strength": o.strength,
-        "style_scale": o.style_scale,
-        "preserve_colors": o.preserve_colors,
-        "seed": o.seed,
-        "iterations": o.iterations,
-        "init": o.init,
-        "optimizer": o.optimizer,
-        "mode": o.mode,
-        "preview_every": o.preview_every,
-        "preview_interval_ms": o.preview_interval_ms,
-        "preview_max_size": o.preview_max_size,
-    }
-
-
 def encode(message: Message) -> list[Any]:
     """Frames for one message, ready for `send_multipart`."""
     m = message
@@ -120,7 +103,7 @@ def encode(message: Message) -> list[Any]:
             "job_id": r.job_id,
             "content": 0,
             "regions": regions,
-            "options": _options_map(r.options),
+            "options": r.options.to_wire(),
         }
         return _with_pixels(header, pixels)
     if isinstance(m, Cancel):
@@ -311,22 +294,10 @@ def _decode_submit(header: dict[str, Any], pixels: list[Pixels]) -> Submit:
         regions.append(Region(styles=styles, mask=_frame_ref(rf, "mask", pixels, used, none_ok=True)))
     if len(used) != len(pixels):
         raise f.fail(f"{len(pixels) - len(used)} pixel frames are not used by the request", "bad_pixels")
-    of = _Fields(f.get("options", (dict,), default={}), "options", job_id)
-    defaults = Options()
-    options = Options(
-        size=of.get("size", (int,), default=defaults.size, none_ok=True),
-        strength=float(of.get("strength", (int, float), default=defaults.strength)),
-        style_scale=float(of.get("style_scale", (int, float), default=defaults.style_scale)),
-        preserve_colors=of.get("preserve_colors", (str,), default=defaults.preserve_colors),
-        seed=of.get("seed", (int,), default=defaults.seed),
-        iterations=of.get("iterations", (int,), default=defaults.iterations, none_ok=True),
-        init=of.get("init", (str,), default=defaults.init),
-        optimizer=of.get("optimizer", (str,), default=defaults.optimizer),
-        mode=of.get("mode", (str,), default=defaults.mode),
-        preview_every=of.get("preview_every", (int,), default=defaults.preview_every),
-        preview_interval_ms=of.get("preview_interval_ms", (int,), default=defaults.preview_interval_ms),
-        preview_max_size=of.get("preview_max_size", (int,), default=defaults.preview_max_size),
-    )
+    try:
+        options = Options.from_wire(f.get("options", (dict,), default={}))
+    except RequestError as exc:
+        raise ProtocolError(exc.code, str(exc), job_id) from None
     request = Request(content=content, regions=regions, options=options, job_id=header["job_id"])  # type: ignore[arg-type]
     try:
         request.validate()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 SAMPLE_BYTES = {"u8": 1, "u16": 2, "f32": 4}
 MAX_SIDE = 65535
@@ -95,55 +97,100 @@ class Region:
     mask: Pixels | None = None
 
 
+def _integer(low: int, high: int, optional: bool = False) -> dict[str, Any]:
+    return {"kind": "integer", "low": low, "high": high, "optional": optional}
+
+
+def _number(low: float, high: float, low_open: bool = False) -> dict[str, Any]:
+    return {"kind": "number", "low": low, "high": high, "low_open": low_open}
+
+
+def _choice(*allowed: str) -> dict[str, Any]:
+    return {"kind": "choice", "allowed": allowed}
+
+
+# The engine's limits, repeated here because editors cannot import the engine (it needs
+# torch); tests/client/test_option_ranges.py holds the two to the same numbers.
+MIN_SIDE = 16
+MAX_ITERATIONS = 100_000
+STYLE_SCALE = (0.05, 8.0)
+MAX_STYLE_WEIGHT = 1000.0
+
+
 @dataclass
 class Options:
-    size: int | None = None  # long side the engine works at; the result is always full size
-    strength: float = 0.5
-    style_scale: float = 1.0
-    preserve_colors: str = "none"
-    seed: int = 0
-    iterations: int | None = None
-    init: str = "content"
-    optimizer: str = "lbfgs"
-    mode: str = "stylize"
-    preview_every: int = 10  # iterations between previews; 0 turns previews off
-    preview_interval_ms: int = 0  # and at least this long between two previews
-    preview_max_size: int = 256
+    """A job's options: the one description of them.  The wire encoding and decoding,
+    the checks and docs/protocol.md's table all follow from these fields' metadata."""
+
+    size: int | None = field(default=None, metadata=_integer(MIN_SIDE, MAX_SIDE, optional=True))
+    strength: float = field(default=0.5, metadata=_number(0.0, 1.0))
+    style_scale: float = field(default=1.0, metadata=_number(*STYLE_SCALE))
+    preserve_colors: str = field(default="none", metadata=_choice(*PRESERVE_COLORS))
+    seed: int = field(default=0, metadata=_integer(0, 2**63 - 1))
+    iterations: int | None = field(default=None, metadata=_integer(0, MAX_ITERATIONS, optional=True))
+    init: str = field(default="content", metadata=_choice(*INITS))
+    optimizer: str = field(default="lbfgs", metadata=_choice(*OPTIMIZERS))
+    mode: str = field(default="stylize", metadata=_choice(*MODES))
+    preview_every: int = field(default=10, metadata=_integer(0, MAX_ITERATIONS))
+    preview_interval_ms: int = field(default=0, metadata=_integer(0, 3_600_000))
+    preview_max_size: int = field(default=256, metadata=_integer(MIN_SIDE, 4096))
 
     def validate(self) -> None:
-        def number(name: str, low: float, high: float) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise RequestError(f"option {name} must be a number, not {value!r}")
-            if not (low <= value <= high):
-                raise RequestError(f"option {name}={value} is outside {low}..{high}")
+        for f in fields(self):
+            _check(f.name, getattr(self, f.name), f.metadata)
 
-        def integer(name: str, low: int, high: int, optional: bool = False) -> None:
-            value = getattr(self, name)
-            if optional and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise RequestError(f"option {name} must be an integer, not {value!r}")
-            if not (low <= value <= high):
-                raise RequestError(f"option {name}={value} is outside {low}..{high}")
+    def to_wire(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
-        def choice(name: str, allowed: tuple[str, ...]) -> None:
-            value = getattr(self, name)
-            if value not in allowed:
-                raise RequestError(f"option {name}={value!r} is not one of {', '.join(allowed)}")
+    @classmethod
+    def from_wire(cls, mapping: dict[str, Any]) -> Options:
+        """Options from a wire map: types checked, ranges left to `validate`; names it
+        does not know are ignored, as the protocol asks of every receiver."""
+        values = {}
+        for f in fields(cls):
+            if f.name not in mapping:
+                continue
+            value = mapping[f.name]
+            _check_type(f.name, value, f.metadata)
+            values[f.name] = float(value) if f.metadata["kind"] == "number" else value
+        return cls(**values)
 
-        integer("size", 16, MAX_SIDE, optional=True)
-        number("strength", 0.0, 1.0)
-        number("style_scale", 0.05, 20.0)
-        choice("preserve_colors", PRESERVE_COLORS)
-        integer("seed", 0, 2**63 - 1)
-        integer("iterations", 1, 100_000, optional=True)
-        choice("init", INITS)
-        choice("optimizer", OPTIMIZERS)
-        choice("mode", MODES)
-        integer("preview_every", 0, 100_000)
-        integer("preview_interval_ms", 0, 3_600_000)
-        integer("preview_max_size", 16, 4096)
+
+_KINDS = {"integer": (int,), "number": (int, float), "choice": (str,)}
+
+
+def _check_type(name: str, value: Any, meta: Mapping[str, Any]) -> None:
+    if value is None and meta.get("optional"):
+        return
+    kinds = _KINDS[meta["kind"]]
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        wanted = {"integer": "a whole number", "number": "a number", "choice": "text"}[meta["kind"]]
+        raise RequestError(f"option {name} must be {wanted}" + (" or null" if meta.get("optional") else "")
+                           + f", not {value!r}")
+
+
+def _check(name: str, value: Any, meta: Mapping[str, Any]) -> None:
+    _check_type(name, value, meta)
+    if value is None:
+        return
+    if meta["kind"] == "choice":
+        if value not in meta["allowed"]:
+            raise RequestError(f"option {name}={value!r} is not one of {', '.join(meta['allowed'])}")
+        return
+    low, high = meta["low"], meta["high"]
+    too_low = value <= low if meta.get("low_open") else value < low
+    if too_low or not value <= high:  # `not <=` also catches NaN
+        raise RequestError(f"option {name}={value} is outside {describe_range(meta)}")
+
+
+def describe_range(meta: Mapping[str, Any]) -> str:
+    """A range as the docs and the error messages write it: 0..1, or above 0 up to 1000."""
+    if meta.get("low_open"):
+        return f"above {meta['low']:g} up to {meta['high']:g}"
+    return f"{meta['low']:g}..{meta['high']:g}" if meta["kind"] == "number" else f"{meta['low']}..{meta['high']}"
+
+
+STYLE_WEIGHT = _number(0.0, MAX_STYLE_WEIGHT, low_open=True)
 
 
 def new_job_id() -> str:
@@ -167,9 +214,6 @@ class Request:
                 out.append((f"region {r + 1} mask", region.mask))
         return out
 
-    def payload_bytes(self) -> int:
-        return sum(len(p.data) for _, p in self.layers())
-
     def validate(self) -> None:
         if not isinstance(self.job_id, str) or not JOB_ID.match(self.job_id):
             raise RequestError(f"job id {self.job_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
@@ -191,12 +235,10 @@ class Request:
                 if not isinstance(style, Style) or not isinstance(style.pixels, Pixels):
                     raise RequestError(f"{what} is not a style image")
                 style.pixels.validate(what)
-                if (
-                    isinstance(style.weight, bool)
-                    or not isinstance(style.weight, (int, float))
-                    or not (0.0 <= style.weight <= 1000.0)
-                ):
-                    raise RequestError(f"{what}: weight must be a number in 0..1000")
+                try:
+                    _check("weight", style.weight, STYLE_WEIGHT)
+                except RequestError:
+                    raise RequestError(f"{what}: weight must be a number {describe_range(STYLE_WEIGHT)}") from None
                 if not isinstance(style.name, str) or len(style.name) > 256:
                     raise RequestError(f"{what}: name must be text of at most 256 characters")
             if region.mask is not None:

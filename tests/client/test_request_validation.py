@@ -38,7 +38,7 @@ def test_a_request_without_styles_is_refused():
         (Options(strength=2.0), "strength"),
         (Options(preserve_colors="sepia"), "preserve_colors"),
         (Options(mode="paint"), "mode"),
-        (Options(iterations=0), "iterations"),
+        (Options(iterations=100_001), "iterations"),
         (Options(size=True), "size"),  # a bool is not a size
     ],
 )
