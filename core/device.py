@@ -35,7 +35,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
 
     On "auto" this picks bf16 only where the hardware computes it natively: on a CPU
     with AVX512-BF16 it measured 2.1x faster per iteration at 512 px, while emulated
-    bf16 on plain AVX-512 was about 4x slower than fp32 (docs/engine.md).
+    bf16 on plain AVX-512 took 6.1x as long as fp32 (docs/engine.md).
     """
     if precision == "fp32":
         return None
