@@ -23,7 +23,7 @@ from . import color, memory
 from . import drawing as drawing_ladder
 from .balance import weights_for
 from .blocked import BlockedObjective, StyleRegion, blocked_grams
-from .blocks import grid, halo
+from .blocks import grid, halo, total_crop
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
 from .events import CancelToken, Event, Progress, Result
 from .images import MIN_SIDE, check_image, fit_long_side, output_size, resize, to_array, to_tensor
@@ -156,24 +156,30 @@ class StyleTransfer:
         start = time.perf_counter()
         steps = sum(stage.iterations for stage in stages)
         step = 0
+        # Every stage's plan up front: a stage that cannot fit is refused before any work,
+        # and the work of the whole job is known from the first progress event on.
+        plans = [_plan(s.size, prep.budget, s.optimizer, s.content_layers, s.style_layers) for s in stages]
+        costs = [_work(stage.size, plan) for stage, plan in zip(stages, plans, strict=True)]
+        total_work = sum(cost * stage.iterations for cost, stage in zip(costs, stages, strict=True))
+        work = 0.0
         losses: dict[str, float] = {}
         previous: tuple[int, int] | None = None
         objective: Objective | None = None
         stream: Iterator | None = None
         try:
-            for number, stage in enumerate(stages, 1):
+            for number, (stage, plan, cost) in enumerate(zip(stages, plans, costs, strict=True), 1):
                 x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
                 previous = stage.size
-                plan = _plan(stage.size, prep.budget, stage.optimizer, stage.content_layers, stage.style_layers)
                 objective = self._stylize_objective(prep, stage, job, plan, cancel)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
                                   self.restarts, plan.history)
                 for iteration, losses in stream:
                     step += 1
+                    work += cost
                     elapsed = time.perf_counter() - start
                     image = self._render(x, prep, stage.size)[0] if ticker.due(step, elapsed, steps) else None
                     yield Progress(number, len(stages), stage.size, iteration, stage.iterations, step, steps, losses,
-                                   elapsed, image, plan.blocks)
+                                   elapsed, image, plan.blocks, work, total_work)
                 objective, stream = None, None  # freed before the next stage builds its own
                 if cancel.cancelled:
                     break
@@ -450,6 +456,17 @@ def _plan(
     """How a stage at `size` fits the budget, with a halo as wide as its deepest layer needs."""
     layers = set(content_layers) | set(style_layers)
     return memory.plan(*size, budget, optimizer, halo(layers), content_layers)
+
+
+def _work(size: tuple[int, int], plan: memory.Plan) -> float:
+    """What one iteration costs, in pixels run through the network forward and back.
+
+    In blocks, each block also runs its halo, and the first pass runs every block
+    forward once more, which costs about a third of a forward and backward pass.
+    """
+    if plan.tile is None:
+        return float(size[0] * size[1])
+    return total_crop(*size, *plan.tile, plan.margin) * (1 + 1 / 3)
 
 
 def _schedule(job: Job, prep: _Prepared) -> tuple[list[tuple[int, int]], list[int]]:

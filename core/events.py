@@ -45,17 +45,29 @@ class Progress:
     # device, so that a caller can downscale it there before copying it off.
     image: torch.Tensor | None = None
     blocks: int = 1  # how many blocks each iteration runs in: 1 when the picture fits whole
+    # The job's work, done and in all, in pixels the network runs through (see
+    # `core.engine._work`): an iteration at 1024 px is 16 of one at 256 px.
+    work: float = 0.0
+    total_work: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        """How much of the job is done, 0..1, by work rather than by iterations."""
+        if self.total_work > 0:
+            return min(1.0, self.work / self.total_work)
+        return min(1.0, self.step / self.steps) if self.steps > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
-        """Seconds left, assuming every step costs what the steps so far cost on average.
+        """Seconds left, assuming the work left goes at the speed the work so far went.
 
-        Later stages are larger and slower, so this is optimistic early in a job; it is
-        corrected as the job goes on.
+        Counting work, not iterations, keeps this right across the stages: the last
+        stage's iterations cost many times the first's.
         """
-        if self.step <= 0:
+        done = self.fraction
+        if done <= 0:
             return None
-        return self.elapsed / self.step * (self.steps - self.step)
+        return self.elapsed / done * (1.0 - done)
 
 
 @dataclass

@@ -266,3 +266,16 @@ def test_a_style_target_cache_is_filled_once_and_then_reused():
     assert len(cache) == 2 and cache.hits == 2
     assert np.array_equal(first, second)
     assert all(v.nbytes > 0 for v in cache.values())
+
+
+def test_progress_counts_work_so_a_larger_stage_weighs_more(engine):
+    """Three stages of 2 iterations at 16, 32 and 64 px: the first stage is 1/21 of the
+    work (1 : 4 : 16 in pixels), not a third of it, and the ETA follows the work."""
+    progress, _ = run(engine, Job(content=gradient(64, 64), regions=[Region([StyleImage(stripes())])],
+                                  min_size=16, iterations=2, stages=3))
+    sides = [p.size[0] for p in progress]
+    assert sides == [16, 16, 32, 32, 64, 64]
+    end_of_first = progress[1]
+    assert end_of_first.fraction == pytest.approx(1 / 21, rel=1e-6)
+    assert progress[-1].fraction == pytest.approx(1.0)
+    assert end_of_first.eta == pytest.approx(end_of_first.elapsed * 20, rel=1e-6)
