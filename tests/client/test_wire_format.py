@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgpack
 import pytest
 from restyle_client import events as ev
-from restyle_client.protocol import PROTOCOL_VERSION, ProtocolError, Submit, decode, encode
+from restyle_client.protocol import (
+    CLIENT_TYPES,
+    PROTOCOL_VERSION,
+    SERVER_TYPES,
+    Ping,
+    ProtocolError,
+    Submit,
+    decode,
+    encode,
+)
 from restyle_client.request import Options, Pixels, Region, Request, Style
 from support.server import noise_pixels
 
@@ -49,9 +58,9 @@ def with_header(frames, **changes) -> list:
     return [msgpack.packb(header, use_bin_type=True), *frames[1:]]
 
 
-def error_of(frames) -> ProtocolError:
+def error_of(frames, expect=None) -> ProtocolError:
     with pytest.raises(ProtocolError) as caught:
-        decode(frames)
+        decode(frames, expect)
     return caught.value
 
 
@@ -141,3 +150,39 @@ def test_a_result_keeps_its_pixels_and_sample_type():
     result = decode(encode(ev.Result("j", pixels)))
     assert isinstance(result, ev.Result) and not result.cancelled
     assert bytes(result.pixels.data) == bytes(range(48)) and result.pixels.sample == "u16"
+
+
+def test_everything_about_pixel_frames_is_bad_pixels_and_every_other_field_bad_field():
+    frames = encode(Submit(masked_request()))
+    header = header_of(frames)
+    header["frames"][1]["channels"] = "three"
+    assert error_of([msgpack.packb(header), *frames[1:]]).code == "bad_pixels"
+    for field, value in (("content", "0"), ("content", None), ("frames", "all of them")):
+        header = header_of(frames)
+        header[field] = value
+        assert error_of([msgpack.packb(header), *frames[1:]]).code == "bad_pixels", field
+    assert error_of(with_header(frames, regions="everywhere")).code == "bad_field"
+
+
+@pytest.mark.parametrize("job_id, echoed", [("job-1", "job-1"), ("job 1", None), ("job-1\n", None), ("j" * 65, None)])
+def test_an_error_carries_the_job_id_only_when_it_is_a_valid_one(job_id, echoed):
+    frames = with_header(encode(Submit(masked_request())), job_id=job_id)
+    frames[1] = bytes(3)
+    assert error_of(frames).job_id == echoed
+
+
+@pytest.mark.parametrize("kind", ["result", "cancelled", "progress", "preview", "accepted", "pong"])
+def test_a_server_type_sent_to_a_server_is_an_unknown_type_whatever_its_fields(kind):
+    error = error_of([msgpack.packb({"version": [1, 0], "type": kind, "frames": "nonsense"}), b"x"], CLIENT_TYPES)
+    assert error.code == "unknown_type" and f"{kind} is sent by servers" in str(error)
+
+
+def test_a_client_type_sent_to_a_client_is_an_unknown_type():
+    error = error_of(encode(Submit(masked_request())), SERVER_TYPES)
+    assert error.code == "unknown_type" and "submit is sent by clients" in str(error)
+
+
+@pytest.mark.parametrize("token", [0, -1, 2**63 - 1, 2**64 - 1])
+def test_a_ping_token_is_any_msgpack_integer(token):
+    assert decode(encode(Ping(token))) == Ping(token)
+    assert error_of(with_header(encode(Ping(1)), token=1.5)).code == "bad_field"

@@ -12,7 +12,7 @@ import zmq
 from restyle_client import events as ev
 from restyle_client.client import Client
 from restyle_client.protocol import PROTOCOL_VERSION, Submit, decode, encode
-from restyle_client.request import RequestError, Style
+from restyle_client.request import Pixels, RequestError, Style
 from support.server import connect, run_to_end, running_server_thread, tiny_request
 
 LIMITS = {"max_pixels": 64 * 64, "max_message_bytes": 60_000, "max_jobs_per_client": 2, "max_jobs_total": 3}
@@ -156,6 +156,23 @@ MALFORMED = {
         "bad_pixels",
     ),
     "frame index out of range": (submit_frames(content=7), "bad_pixels"),
+    "frame index of the wrong type": (submit_frames(content="0"), "bad_pixels"),
+    "descriptor field of the wrong type": (
+        submit_frames(frames=[{"width": "40", "height": 32, "channels": 3, "sample": "u8"}] * 2),
+        "bad_pixels",
+    ),
+    "descriptor field missing": (submit_frames(frames=[{"width": 40, "height": 32, "channels": 3}] * 2), "bad_pixels"),
+    "frames not a list": (submit_frames(frames={"width": 40}), "bad_pixels"),
+    "a result from a client": (encode(ev.Result("j", Pixels(1, 1, 3, "u8", bytes(3)))), "unknown_type"),
+    "a cancelled from a client, with a reason": (
+        [header("cancelled", job_id="j", reason="because", frames=[])],
+        "unknown_type",
+    ),
+    "a progress from a client, without its fields": ([header("progress", job_id="j")], "unknown_type"),
+    "a preview from a client, with a broken frame": (
+        [header("preview", job_id="j", frames=[{"width": -1}]), bytes(3)],
+        "unknown_type",
+    ),
 }
 
 
