@@ -12,8 +12,17 @@ from restyle_client import events as ev
 from restyle_client.protocol import MESSAGE_TYPES, decode, encode
 from restyle_client.request import SAMPLE_BYTES
 
+from core.balance import weights_for
+from server.config import Limits
+from server.service import REJECTED
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.S)]
+ERROR_CODES = re.findall(r"^\| `([a-z_]+)` \|", DOC.read_text().split("### 3.8")[1].split("### 3.9")[0], re.M)
+
+
+def example(kind: str) -> dict:
+    return next(e for e in EXAMPLES if e["type"] == kind)
 
 
 def frames_for(header: dict) -> list[bytes]:
@@ -42,3 +51,20 @@ def test_the_cancelled_example_is_a_result_that_says_it_was_cancelled():
     message = decode(frames_for(example))
     assert isinstance(message, ev.Result) and message.cancelled
     assert message.reason == "cancelled by the client"
+
+
+def test_the_progress_examples_total_is_the_terms_weighted_at_the_submit_examples_strength():
+    losses = example("progress")["losses"]
+    weights = weights_for(example("submit")["options"]["strength"])
+    weighted = weights.content * losses["content"] + weights.style * losses["style"] + weights.tv * losses["tv"]
+    assert losses["total"] == pytest.approx(weighted)
+    assert losses["total"] != pytest.approx(losses["content"] + losses["style"] + losses["tv"])
+
+
+def test_the_capabilities_example_announces_every_limit_at_its_default():
+    assert example("capabilities")["limits"] == Limits().as_dict()
+
+
+def test_every_refusal_the_status_counts_as_rejected_is_a_documented_error_code():
+    assert set(REJECTED) <= set(ERROR_CODES)
+    assert {"bad_message", "unknown_type", "bad_field", "bad_pixels", "busy"} <= set(ERROR_CODES)
