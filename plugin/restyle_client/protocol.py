@@ -156,10 +156,6 @@ def encode(message: Message) -> list[Any]:
     raise TypeError(f"not a protocol message: {type(m).__name__}")
 
 
-def error_frames(code: str, message: str, job_id: str | None = None) -> list[Any]:
-    return encode(ev.Error(job_id, code, message))
-
-
 # --- decoding ---------------------------------------------------------------------------
 
 
