@@ -9,7 +9,7 @@ their widgets or procedure arguments into a `Settings`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 
 from .request import Options, Pixels, Region, Request, Style
@@ -30,10 +30,22 @@ class Range:
     step: float
 
 
-STRENGTH = Range(0.0, 1.0, 0.5, 0.05)  # 0 keeps the content, 1 is all style
-STYLE_SCALE = Range(0.1, 8.0, 1.0, 0.1)
-SEED = Range(0, 2**31 - 1, 0, 1)
-ITERATIONS = Range(0, 10_000, 0, 10)  # per stage; 0 lets the server's schedule decide
+_OPTIONS = {f.name: f for f in fields(Options)}
+
+
+def _offered(name: str, step: float, low: float | None = None, high: float | None = None) -> Range:
+    """A control over the option `name`: the request's range and default, unless a
+    control offers less (a spin box holds 32-bit integers, very long runs help nobody)."""
+    option = _OPTIONS[name]
+    low = option.metadata["low"] if low is None else low
+    high = option.metadata["high"] if high is None else high
+    return Range(low, high, option.default if option.default is not None else 0, step)
+
+
+STRENGTH = _offered("strength", 0.05)  # 0 keeps the content, 1 is all style
+STYLE_SCALE = _offered("style_scale", 0.1, low=0.1)
+SEED = _offered("seed", 1, high=2**31 - 1)
+ITERATIONS = _offered("iterations", 10, high=10_000)  # per stage; 0 lets the server's schedule decide
 SIZE = Range(0, 16_384, 0, 64)  # the long side to work at; 0 is the layer's own size
 
 PRESERVE_COLORS: tuple[tuple[str, str], ...] = (
