@@ -437,9 +437,11 @@ class StyleServer:
             self._summarise(identity, client, now)
             quota.since, quota.lines = now, 0
         quota.lines += 1
-        level = logging.INFO if quota.lines <= LOG_BURST else logging.DEBUG
-        quota.hidden += level == logging.DEBUG
-        log.log(level, "client %s: " + what, _short(identity), *args)
+        if quota.lines > LOG_BURST:
+            quota.hidden += 1
+            log.debug("client %s: " + what, _short(identity), *args)
+        else:
+            log.info("client %s: " + what, _short(identity), *args)
 
     def _summarise(self, identity: bytes, client: ClientState, now: float) -> None:
         quota = client.quota
@@ -553,7 +555,7 @@ class StyleServer:
             {"position": i + (1 if running else 0), "mine": c == identity, "job_id": j if c == identity else None}
             for i, (c, j, _) in enumerate(self._queue.planned())
         ]
-        mine = self._clients.get(identity)
+        asker = self._clients.get(identity)
         return {
             "running": running,
             "queue": queue_view,
@@ -561,7 +563,7 @@ class StyleServer:
             "jobs": dict(self._counts),
             "unread": {
                 "bytes": sum(c.outbox.bytes for c in self._clients.values()),
-                "mine": mine.outbox.bytes if mine is not None else 0,
+                "mine": asker.outbox.bytes if asker is not None else 0,
                 "budget_bytes": self.config.limits.max_unread_bytes,
             },
             "cache": self.cache.stats(),
