@@ -1,18 +1,20 @@
 """What waits to go to one client, so a client that does not read costs bounded memory.
 
 ZeroMQ holds at most SNDHWM messages per peer; past that the server keeps messages
-here, as messages: each is encoded only as it is sent, so a preview that a newer one
-replaces is never encoded.  What is kept and what may be dropped is docs/protocol.md
-section 6, and this is where it happens:
+here.  A message with pixels is encoded only as it is sent, so a preview that a newer
+one replaces is never encoded; it counts its pixels plus `HEADER_BYTES`.  Any other is
+small and encoded at once, so that it counts exactly what it holds (an error may quote
+the client).  What is kept and what may be dropped is docs/protocol.md section 6, and
+this is where it happens:
 
 - progress, previews and queue positions: the newest per job replaces an unsent older one;
 - drawing-mode frames: the newest `max_frames` per job;
 - direct replies (capabilities, status, pong, an error without a job): the newest `max_replies`;
 - `accepted` and job ends (result, cancelled, an error with a job id): never dropped.
 
-Every message counts its pixels plus `HEADER_BYTES` against `max_bytes`.  A client over
-that budget is not reading: the server refuses its new jobs (`over_budget`), and the
-refusals it is sent meanwhile count as direct replies, so it cannot grow them either.
+What a client's messages count is held against `max_bytes`.  A client over that budget
+is not reading: the server refuses its new jobs (`over_budget`), and the refusals it is
+sent meanwhile count as direct replies, so it cannot grow them either.
 """
 
 from __future__ import annotations
@@ -25,16 +27,24 @@ from typing import Any
 from restyle_client import events as ev
 from restyle_client.protocol import encode
 
-HEADER_BYTES = 256  # counted for each message on top of its pixels
+HEADER_BYTES = 256  # counted for a message with pixels on top of them
 LATEST = (ev.Progress, ev.Preview, ev.Queued)
 REPLIES = (ev.Capabilities, ev.Status, ev.Pong)
 
 Key = tuple[str, str | None]
 
 
-def message_bytes(message: ev.Event) -> int:
+def _measured(message: ev.Event) -> tuple[int, list[Any] | None]:
+    """What `message` counts, and its frames if they were made to count it."""
     pixels = getattr(message, "pixels", None)
-    return HEADER_BYTES + (len(pixels.data) if pixels is not None else 0)
+    if pixels is not None:
+        return HEADER_BYTES + len(pixels.data), None
+    frames = encode(message)
+    return sum(len(f) for f in frames), frames
+
+
+def message_bytes(message: ev.Event) -> int:
+    return _measured(message)[0]
 
 
 class _Entry:
@@ -42,10 +52,12 @@ class _Entry:
 
     def __init__(self, seq: int, message: ev.Event, key: Key | None) -> None:
         self.seq = seq
-        self.message = message
-        self.size = message_bytes(message)
         self.key = key  # the group it is coalesced or bounded in, if any
-        self.frames: list[Any] | None = None
+        self.hold(message)
+
+    def hold(self, message: ev.Event) -> None:
+        self.message = message
+        self.size, self.frames = _measured(message)
 
 
 class Outbox:
@@ -76,7 +88,7 @@ class Outbox:
             waiting = self._latest.get(key)
             if waiting is not None:
                 self.bytes -= waiting.size
-                waiting.message, waiting.size, waiting.frames = message, message_bytes(message), None
+                waiting.hold(message)
                 self.bytes += waiting.size
                 return
             self._latest[key] = self._append(message, key)

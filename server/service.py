@@ -32,6 +32,7 @@ from restyle_client.protocol import (
     Submit,
     decode,
     job_id_of,
+    quoted,
     read_header,
 )
 from restyle_client.request import RequestError
@@ -347,7 +348,7 @@ class StyleServer:
     def _cancel(self, identity: bytes, client: ClientState, job_id: str) -> None:
         entry = client.jobs.get(job_id)
         if entry is None:
-            self._reject(identity, ProtocolError("unknown_job", f"you have no job {job_id!r} queued or running"))
+            self._reject(identity, ProtocolError("unknown_job", f"you have no job {quoted(job_id)} queued or running"))
             return
         if entry is self._running:
             entry.token.cancel("cancelled by the client")

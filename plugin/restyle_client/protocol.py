@@ -189,6 +189,11 @@ def read_header(frame: bytes | bytearray | memoryview) -> dict[str, Any]:
     return header
 
 
+def quoted(text: str, limit: int = 64) -> str:
+    """`text` for an error message: whatever a peer sent, a person reads at most `limit` characters of it."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
+
+
 def job_id_of(header: dict[str, Any]) -> str | None:
     """The header's job id if it is a valid one; an error echoes only such an id, since
     no client can have a job under any other."""
@@ -320,7 +325,7 @@ def decode(frames: Frames, expect: Collection[str] | None = None) -> Message:
     kind = header["type"]
     job_id = job_id_of(header)
     if kind not in MESSAGE_TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", job_id)
+        raise ProtocolError("unknown_type", f"unknown message type {quoted(kind)}", job_id)
     if expect is not None and kind not in expect:
         sender, receiver = ("servers", "clients") if kind in SERVER_TYPES else ("clients", "servers")
         raise ProtocolError("unknown_type", f"{kind} is sent by {sender}, not by {receiver}", job_id)
@@ -386,7 +391,7 @@ def decode(frames: Frames, expect: Collection[str] | None = None) -> Message:
         return ev.Status({k: v for k, v in header.items() if k not in ("version", "type")})
     if kind == "pong":
         return ev.Pong(token=f.get("token", (int,), default=0))
-    raise ProtocolError("unknown_type", f"unknown message type {kind!r}", job_id)
+    raise ProtocolError("unknown_type", f"unknown message type {quoted(kind)}", job_id)
 
 
 CLIENT_TYPES = ("hello", "submit", "cancel", "status", "ping")

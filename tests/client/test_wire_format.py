@@ -89,6 +89,11 @@ def test_an_unknown_type_is_named():
     assert error.code == "unknown_type" and "teleport" in str(error)
 
 
+def test_an_error_quotes_at_most_64_characters_of_what_the_peer_sent():
+    error = error_of(with_header(encode(ev.Pong(1)), type="t" * 100_000))
+    assert error.code == "unknown_type" and len(str(error)) < 200 and "99936 more characters" in str(error)
+
+
 def test_a_missing_field_is_named():
     header = header_of(encode(Submit(masked_request())))
     del header["regions"]

@@ -99,7 +99,8 @@ def test_replies_to_a_client_that_sends_but_never_reads_stay_bounded():
         box.put(ev.Pong(i), reply=True)
     box.put(ev.Result("j", PICTURE))
     assert len(box) == 5
-    assert box.bytes == 4 * HEADER_BYTES + message_bytes(ev.Result("j", PICTURE))
+    kept = [ev.Pong(i) for i in range(996, 1000)] + [ev.Result("j", PICTURE)]
+    assert box.bytes == sum(message_bytes(m) for m in kept)
     assert [getattr(e, "token", None) for e in sent_by(box)] == [996, 997, 998, 999, None]
 
 
@@ -125,8 +126,22 @@ def test_over_its_budget_a_client_keeps_its_job_ends_but_only_the_newest_refusal
         box.put(ev.Error(f"busy-{i}", "busy", "read your replies, then submit again"), reply=True)
     earlier_job = ev.Result("accepted-before", PICTURE)
     box.put(earlier_job)
-    assert box.bytes == message_bytes(result) + 4 * HEADER_BYTES + message_bytes(earlier_job)
+    kept_refusals = sum(message_bytes(ev.Error(f"busy-{i}", "busy", "read your replies, then submit again"))
+                        for i in range(96, 100))
+    assert box.bytes == message_bytes(result) + kept_refusals + message_bytes(earlier_job)
     assert [e.job_id for e in sent_by(box)] == ["big", "busy-96", "busy-97", "busy-98", "busy-99", "accepted-before"]
+
+
+def test_a_message_without_pixels_counts_every_byte_it_holds():
+    box = Outbox(max_bytes=1 << 20)
+    long_text = "x" * 100_000  # an error may quote what the client sent
+    box.put(ev.Error(None, "unknown_job", long_text), reply=True)
+    assert box.bytes > 100_000
+    assert box.bytes == sum(len(f) for f in encode(ev.Error(None, "unknown_job", long_text)))
+
+
+def test_a_message_with_pixels_counts_them_and_a_header():
+    assert message_bytes(ev.Result("j", PICTURE)) == len(PICTURE.data) + HEADER_BYTES
 
 
 def test_an_outbox_resumes_where_the_peer_stopped_taking_messages():
