@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from restyle_client.weights_setup import FILE as TORCHVISION_FILE
+from restyle_client.weights_setup import HASH_PREFIX as TORCHVISION_HASH_PREFIX
+from restyle_client.weights_setup import URL as TORCHVISION_URL
 from torch import nn
 
 from .vgg import build_features
 
-TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
-TORCHVISION_URL = "https://download.pytorch.org/models/" + TORCHVISION_FILE
-# torchvision names its files after the first hex digits of their SHA-256.
-TORCHVISION_HASH_PREFIX = "dcbb9e9d"
+# The file's name, address and hash are named once, in the stdlib-only module that the
+# editors and install.py fetch it with: TORCHVISION_FILE, TORCHVISION_URL, TORCHVISION_HASH_PREFIX.
 
 
 class WeightsError(RuntimeError):
