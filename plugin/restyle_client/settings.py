@@ -48,11 +48,12 @@ SEED = _offered("seed", 1, high=2**31 - 1)
 ITERATIONS = _offered("iterations", 10, high=10_000)  # per stage; 0 lets the server's schedule decide
 SIZE = Range(0, 16_384, 0, 64)  # the long side to work at; 0 is the layer's own size
 
+# Read after the label "Colours": whose colours the result has, and how the content's are kept.
 PRESERVE_COLORS: tuple[tuple[str, str], ...] = (
-    ("none", "No, take the style's colours"),
-    ("luminance", "Luminance only"),
-    ("stats", "Colour statistics"),
-    ("histogram", "Colour histogram"),
+    ("none", "The style's"),
+    ("luminance", "The content's (style in brightness only)"),
+    ("stats", "The content's (matched averages)"),
+    ("histogram", "The content's (matched histogram)"),
 )
 
 # Quality presets: (label, long side the server works at; None is the layer's own size).

@@ -28,13 +28,40 @@ def style_label(style_names: Sequence[str]) -> str:
     return " + ".join(names) if names else "Style"
 
 
-def result_layer_name(style_names: Sequence[str], cancelled: bool = False) -> str:
+def result_layer_name(style_names: Sequence[str], cancelled: bool = False, number: int = 1) -> str:
     """Named after the style(s), so that a stack of tries reads at a glance.
 
     Not the style layer's own name: that layer is often in the same image, and the
-    editors would number a duplicate name.
+    editors would number a duplicate name.  The second try of a style is "restyled 2":
+    the number sits inside the brackets, where the eye already looks.
     """
-    return f"{style_label(style_names)} (restyled{', cancelled' if cancelled else ''})"
+    tag = "restyled" if number <= 1 else f"restyled {number}"
+    return f"{style_label(style_names)} ({tag}{', cancelled' if cancelled else ''})"
+
+
+def next_result_name(style_names: Sequence[str], cancelled: bool, taken: Sequence[str]) -> str:
+    """The first numbered result name that no layer of the image has yet.
+
+    A number is used by its plain and its cancelled name alike, so "A (restyled 2)"
+    and "A (restyled 2, cancelled)" never stand for two different tries.
+    """
+    taken = set(taken)
+    number = 1
+    while {result_layer_name(style_names, flag, number) for flag in (False, True)} & taken:
+        number += 1
+    return result_layer_name(style_names, cancelled, number)
+
+
+RESULT_MARKS = (" (restyled)", " (restyled, cancelled)", " (frames)")
+
+
+def is_result_name(name: str) -> bool:
+    """A layer one of Restyle's jobs added: a result, a cancelled one, a frames group."""
+    if name.endswith(RESULT_MARKS):
+        return True
+    head, _, tail = name.rpartition(" (restyled ")
+    number = tail.removesuffix(", cancelled)").removesuffix(")")
+    return bool(head) and number.isdigit() and tail.endswith(")")
 
 
 def frames_group_name(style_names: Sequence[str]) -> str:
@@ -94,6 +121,43 @@ def fraction(step: int, steps: int) -> float:
     return min(1.0, max(0.0, step / steps))
 
 
+def work_fraction(event: ev.Progress) -> float:
+    """The share of the job's work done, as the server counts it (pixels through the
+    network), so that a bar moves evenly across stages of different sizes; a server
+    that does not send it yet is read by its steps."""
+    share = getattr(event, "fraction", None)
+    if share is None:
+        return fraction(event.step, event.steps)
+    return min(1.0, max(0.0, float(share)))
+
+
+# --- how long a job will take, before it starts -----------------------------------------
+
+
+def rough_duration(seconds: float) -> str:
+    """A forecast, rounded as far as it can be trusted: "about 3 min", never "2 min 47 s"."""
+    if seconds < 60:
+        return f"{max(5, int(5 * round(seconds / 5)))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours = round(seconds / 1800) / 2
+    return f"{hours:g} h"
+
+
+def estimate_text(seconds: float | None) -> str:
+    """How long a job will take on the connected server; empty until the server knows its speed."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    return f"about {rough_duration(seconds)} on this server"
+
+
+def quality_label(label: str, seconds: float | None) -> str:
+    """A quality preset as a choice shows it: "Draft (512 px) · about 1 min"."""
+    if seconds is None or not math.isfinite(seconds):
+        return label
+    return f"{label} \u00b7 about {rough_duration(seconds)}"
+
+
 @dataclass(frozen=True)
 class News:
     text: str
@@ -110,7 +174,7 @@ def news(event: object) -> News | None:
         return News(queue_text(event.position), None)
     if isinstance(event, ev.Progress):
         text = progress_text(event.stage, event.stages, event.iteration, event.iterations, event.eta, event.blocks)
-        return News(text, fraction(event.step, event.steps))
+        return News(text, work_fraction(event))
     return None
 
 

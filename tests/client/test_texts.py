@@ -32,6 +32,50 @@ def test_a_taken_name_gets_the_first_free_number():
     assert texts.unique_name("A (restyled)", ["A (restyled)", "A (restyled) 2"]) == "A (restyled) 3"
 
 
+def test_a_second_try_of_a_style_is_told_apart_inside_the_brackets():
+    assert texts.next_result_name(["Swirls"], False, ["Photo", "Swirls"]) == "Swirls (restyled)"
+    assert texts.next_result_name(["Swirls"], False, ["Swirls (restyled)"]) == "Swirls (restyled 2)"
+    assert texts.next_result_name(["Swirls"], True, ["Swirls (restyled)", "Swirls (restyled 2)"]) == (
+        "Swirls (restyled 3, cancelled)"
+    )
+
+
+def test_a_cancelled_try_uses_up_its_number():
+    assert texts.next_result_name(["A"], False, ["A (restyled, cancelled)"]) == "A (restyled 2)"
+
+
+@pytest.mark.parametrize(
+    "name,made_by_restyle",
+    [
+        ("Swirls (restyled)", True),
+        ("Swirls (restyled 12)", True),
+        ("Swirls (restyled 2, cancelled)", True),
+        ("Swirls (restyled, cancelled)", True),
+        ("Swirls (frames)", True),
+        ("Swirls", False),
+        ("Photo (restyled x)", False),
+        ("(restyled 2)", False),
+    ],
+)
+def test_restyles_own_layers_are_known_by_their_names(name, made_by_restyle):
+    assert texts.is_result_name(name) is made_by_restyle
+
+
+@pytest.mark.parametrize(
+    "seconds,text",
+    [(3, "about 5 s on this server"), (44, "about 45 s on this server"), (170, "about 3 min on this server"),
+     (5400, "about 1.5 h on this server")],
+)
+def test_an_estimate_is_rounded_as_far_as_it_can_be_trusted(seconds, text):
+    assert texts.estimate_text(seconds) == text
+
+
+def test_no_estimate_is_shown_before_the_server_knows_its_speed():
+    assert texts.estimate_text(None) == ""
+    assert texts.quality_label("Draft (512 px)", None) == "Draft (512 px)"
+    assert texts.quality_label("Draft (512 px)", 61) == "Draft (512 px) \u00b7 about 1 min"
+
+
 def test_progress_reads_as_stage_iteration_and_time_left():
     assert texts.progress_text(2, 3, 40, 100, 75) == "Restyling: stage 2/3, iteration 40/100, about 1 min 15 s left"
 
@@ -60,6 +104,12 @@ def test_progress_news_carries_how_far_the_job_is():
     news = texts.news(progress(step=30, steps=120))
     assert news.text.startswith("Restyling: iteration") and news.fraction == 0.25 and news.percent == 25
     assert texts.news(progress(step=0, steps=0)).fraction == 0.0
+
+
+def test_the_bar_follows_the_share_of_work_the_server_reports():
+    event = progress(step=1, steps=4)
+    event.fraction = 0.1  # stage 1 of 4 is cheap: its iterations are a tenth of the work
+    assert texts.news(event).percent == 10
 
 
 def test_queue_news_has_no_measure_so_a_bar_pulses():

@@ -83,7 +83,12 @@ ARGUMENTS: tuple[Arg, ...] = (
     Arg("style-scale", "double", "Styl_e scale", "Size of the style's strokes and patterns", *_range(STYLE_SCALE)),
     Arg("size", "int", "S_ize", "Long side in pixels to work at; 0 works at the layer's size", *_range(SIZE)),
     Arg(
-        "preserve-colors", "choice", "_Preserve colours", "Keep the content's colours", "none", choices=PRESERVE_COLORS
+        "preserve-colors",
+        "choice",
+        "Colour _palette",
+        "Whose colours the result has: the style's, or the content's kept as chosen",
+        "none",
+        choices=PRESERVE_COLORS,
     ),
     Arg("seed", "int", "See_d", "Same seed and settings give the same picture", *_range(SEED)),
     Arg("iterations", "int", "Iterations per sta_ge", "Per stage; 0 uses the server's default", *_range(ITERATIONS)),
