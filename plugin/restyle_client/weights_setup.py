@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +60,13 @@ def partial_path(target: Path) -> Path:
 
 def is_present(target: Path | None = None) -> bool:
     return (target or checkpoint_path()).is_file()
+
+
+def missing_for(command: Sequence[str], target: Path | None = None) -> bool:
+    """Whether starting `command` would stop for want of the file: it is a server that can
+    be run here, on torchvision's weights, and the file is not in place."""
+    runnable = bool(command) and shutil.which(command[0]) is not None
+    return runnable and uses_default_weights(command) and not is_present(target)
 
 
 def uses_default_weights(command: Sequence[str]) -> bool:
@@ -103,18 +111,20 @@ def offline_text(target: Path) -> str:
 def download(
     target: Path | None = None,
     *,
-    url: str = URL,
-    hash_prefix: str = HASH_PREFIX,
+    url: str | None = None,
+    hash_prefix: str | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     timeout: float = 30.0,
 ) -> Path:
-    """Download the weights to `target` (where the server looks); returns it.
+    """Download the weights (from `URL` unless told) to `target`, where the server looks.
 
     Raises Cancelled when `cancelled()` turns true, SetupError on a network failure or a
     file whose hash is wrong; either way no file and no folder made for it remains.
+    The module's constants are read at each call, so a test can point them elsewhere.
     """
     target = Path(target or checkpoint_path())
+    url, hash_prefix = url or URL, hash_prefix or HASH_PREFIX
     try:
         response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (the URL is ours or a test's)
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -132,7 +142,7 @@ def install_copy(
     source: Path,
     target: Path | None = None,
     *,
-    hash_prefix: str = HASH_PREFIX,
+    hash_prefix: str | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Path:
@@ -141,6 +151,7 @@ def install_copy(
     The copy is checked while it is made and renamed into place only when it is right;
     a wrong file is refused with its name, and nothing is left behind.
     """
+    hash_prefix = hash_prefix or HASH_PREFIX
     source, target = Path(source).expanduser(), Path(target or checkpoint_path())
     wrong = f"{source.name} is not torchvision's VGG19 file {FILE}"
     try:

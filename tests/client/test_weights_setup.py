@@ -210,3 +210,16 @@ def test_the_module_runs_in_any_editor_s_python_and_in_install_py():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_a_server_that_would_stop_for_want_of_the_file_is_recognised_before_it_starts(tmp_path):
+    target = tmp_path / ws.FILE
+    program = tmp_path / "restyle"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert ws.missing_for([str(program), "serve"], target)
+    assert not ws.missing_for([str(program), "serve", "--weights", "random:0"], target)
+    assert not ws.missing_for([str(tmp_path / "gone" / "restyle"), "serve"], target)  # it cannot start anyway
+    assert not ws.missing_for([], target)
+    target.write_bytes(b"in place")
+    assert not ws.missing_for([str(program), "serve"], target)

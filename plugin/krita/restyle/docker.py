@@ -39,6 +39,7 @@ from .job_input import Choices, RegionChoice, read_job
 from .layer_lists import LayerLists, MaskChoice, MaskKind, current_layer, lists_of
 from .nodes import document_key
 from .server_state import ServerState, endpoint_to_use
+from .weights_panel import FIRST_TEXT, WeightsPanel
 
 DOCKER_ID = "restyle_docker"
 IDLE_TEXT = "Pick a style layer, then Start."
@@ -93,6 +94,8 @@ class RestyleDocker(DockWidget):
     def _build(self) -> None:
         body = QWidget()
         col = QVBoxLayout(body)
+        self.weights_panel = WeightsPanel(lambda: self.connection)
+        col.addWidget(self.weights_panel)
         form = QFormLayout()
         self.content = QComboBox(objectName="restyle_content")
         self.content.setToolTip("The layer to repaint; it is never changed")
@@ -269,6 +272,7 @@ class RestyleDocker(DockWidget):
     def _show_connection(self, state: ServerState, detail: str) -> None:
         self.connection_label.setText(detail)
         self.connection_label.setProperty("state", state.value)
+        self.weights_panel.follow(state, self._endpoint(), self.server_config)
 
     # --- running ------------------------------------------------------------------------
 
@@ -301,6 +305,9 @@ class RestyleDocker(DockWidget):
     def start(self) -> None:
         job = self.current_job()
         if job is not None and not job.done:
+            return
+        if self.weights_panel.holds_back():
+            self._say(FIRST_TEXT)
             return
         self.refresh_layers()
         doc = self.document()
