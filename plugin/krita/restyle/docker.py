@@ -272,7 +272,7 @@ class RestyleDocker(DockWidget):
     def _show_connection(self, state: ServerState, detail: str) -> None:
         self.connection_label.setText(detail)
         self.connection_label.setProperty("state", state.value)
-        self.weights_panel.follow(state, self._endpoint(), self.server_config)
+        self.weights_panel.follow(state, self.connection.endpoint, self.connection.server_config)
 
     # --- running ------------------------------------------------------------------------
 

@@ -64,7 +64,10 @@ class WeightsPanel(QWidget):
     # --- when it shows ---------------------------------------------------------------------
 
     def follow(self, state: ServerState, endpoint: str, config: launcher.ServerConfig) -> None:
-        """Show the step while no server answers and the one to start lacks the weights."""
+        """Show the step while no server answers and the one to start lacks the weights.
+
+        `endpoint` and `config` are the connection's: what it would start, from server.json.
+        """
         if self._busy:
             return
         needed = (
