@@ -20,8 +20,9 @@ class Limits:
     max_jobs_per_client: int = 8  # queued plus running
     max_jobs_total: int = 64
     # Messages a client has not read yet, held for it behind ZeroMQ's queue; past this
-    # its new jobs are refused (`busy`) until it reads.
-    max_unread_bytes: int = 256 * 1024 * 1024
+    # its new jobs are refused (`busy`) until it reads.  A client that reads never gets
+    # near it: ZeroMQ's own queue takes even the largest result whole.
+    max_unread_bytes: int = 64 * 1024 * 1024
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +40,9 @@ class ServerConfig:
     heartbeat_interval: float = 2.0  # how often clients should ping
     heartbeat_timeout: float = 20.0  # silence after which a client counts as gone
     keys: Path | None = None  # CurveZMQ key folder made by `restyle keys`
-    send_hwm: int = 32  # messages ZeroMQ holds per client before we coalesce instead
+    # Messages ZeroMQ holds per client each way: outgoing, before the outbox takes over;
+    # incoming, before a client that sends faster than the server reads is held back.
+    hwm: int = 32
     max_pending_frames: int = 64  # drawing-mode frames held for a stalled client
 
     def validate(self) -> None:

@@ -139,7 +139,8 @@ class StyleServer:
         try:
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             router.setsockopt(zmq.LINGER, 1000)
-            router.setsockopt(zmq.SNDHWM, self.config.send_hwm)
+            router.setsockopt(zmq.SNDHWM, self.config.hwm)
+            router.setsockopt(zmq.RCVHWM, self.config.hwm)
             router.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_message_bytes)
             if self._server_keys is not None:
                 public, secret, authorized = self._server_keys
