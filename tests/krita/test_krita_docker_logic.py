@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 from krita_restyle.job_input import Choices, RegionChoice, read_job
-from krita_restyle.layer_lists import LayerLists, MaskChoice, MaskKind, current_layer, lists_of
+from krita_restyle.history import Entry, History
+from krita_restyle.layer_lists import (
+    LayerLists,
+    MaskChoice,
+    MaskKind,
+    content_for,
+    current_layer,
+    fallback_content,
+    lists_of,
+)
 from krita_restyle.nodes import PREVIEW_NAME, LayerError
 from krita_restyle.server_state import endpoint_to_use
 from restyle_client.geometry import Rect
@@ -194,3 +203,57 @@ def test_a_region_whose_mask_covers_nothing_is_named_as_the_docker_shows_it():
     region = RegionChoice(MaskChoice("Light parts of “Sky”", MaskKind.GREY, "{Stripes}"), "{Dots}")
     with pytest.raises(JobError, match="^The mask of the region “Light parts of “Sky”” does not cover any"):
         read_job(picture(), Choices("{Photo}", ["{Stripes}"], [region]), Reader(plane=bytes(W * H)))
+
+
+# --- the content layer it starts with ------------------------------------------------------
+
+
+def test_the_content_follows_the_current_layer_unless_it_is_ticked_as_a_style():
+    lists = lists_of(picture())
+    assert content_for(lists, "{Dots}", set(), None) == "{Dots}"
+    assert content_for(lists, "{Dots}", {"{Dots}"}, None) == "{Photo}", "a style just added is current"
+
+
+def test_without_a_usable_current_layer_the_last_content_or_the_bottom_paint_layer_is_chosen():
+    lists = lists_of(Document(Node("Photo"), Node("Photo (restyled)"), Node("Swirls"), active=None))
+    assert content_for(lists, None, {"{Swirls}"}, None) == "{Photo}"
+    assert content_for(lists, None, {"{Swirls}"}, "{Photo (restyled)}") == "{Photo (restyled)}"
+    assert fallback_content(lists, {"{Photo}"}, "{Photo}") == "{Swirls}", "never a ticked style"
+
+
+# --- the history -----------------------------------------------------------------------------
+
+
+def entry(uid, content="{Photo}", seconds=75.0, **settings):
+    return Entry(uid, f"Stripes ({uid})", content, ("{Stripes}",), ("Stripes",), 0, Settings(**settings), seconds)
+
+
+def test_history_is_newest_first_and_short():
+    history = History(keep=3)
+    for uid in "abcd":
+        history.add("doc", entry(uid))
+    assert [e.layer_uid for e in history.entries("doc", set("abcd"))] == ["d", "c", "b"]
+
+
+def test_a_result_the_artist_deleted_leaves_the_history():
+    history = History()
+    history.add("doc", entry("a"))
+    history.add("doc", entry("b"))
+    assert [e.layer_uid for e in history.entries("doc", {"b"})] == ["b"]
+    assert history.entries("other document", {"a", "b"}) == []
+
+
+def test_an_entry_reads_as_what_made_that_result_differ():
+    summary = entry("a", strength=0.7, seed=3, iterations=20, preserve_colors="luminance").summary()
+    assert summary == (
+        "Stripes \u00b7 Draft \u00b7 strength 0.70 \u00b7 scale 1 \u00b7 luminance colours \u00b7 seed 3"
+        " \u00b7 20 it./stage \u00b7 1 min 15 s"
+    )
+
+
+def test_comparing_a_result_hides_only_the_other_results_of_its_content():
+    history = History()
+    a, b, sky = entry("a"), entry("b"), entry("s", content="{Sky}")
+    for e in (a, b, sky):
+        history.add("doc", e)
+    assert history.others_of_content("doc", a) == [b]

@@ -39,6 +39,7 @@ class Connection(QObject):
         self.server_config = server_config
         self.state = ServerState.UNKNOWN
         self.detail = ""
+        self.speed: float | None = None  # work per second the server measured on its device
         self._client: Client | None = None
         self._notifier: QSocketNotifier | None = None
         self._handlers: dict[str, Handler] = {}
@@ -75,6 +76,11 @@ class Connection(QObject):
         self._set_state(ServerState.CHECKING, texts.looking_text(self.endpoint))
         self._probe()
 
+    def refresh(self) -> None:
+        """Ask a connected server again, quietly: it learns its speed from the jobs it runs."""
+        if self.state is ServerState.CONNECTED:
+            self._probe()
+
     def _probe(self) -> None:
         self._probe_serial += 1
         serial = self._probe_serial
@@ -99,6 +105,8 @@ class Connection(QObject):
         if ok:
             self._launch = None
             self._seen_at = time.monotonic()
+            speed = info.get("speed") if isinstance(info, dict) else None
+            self.speed = float(speed) if isinstance(speed, (int, float)) and speed > 0 else None
             self._connect(info if isinstance(info, dict) else None)
             self._set_state(ServerState.CONNECTED, texts.connected_text(self.endpoint, detail))
             waiting, self._waiting = self._waiting, []

@@ -1,8 +1,14 @@
-"""The menu entry Tools ▸ Scripts ▸ Restyle Layer…, which opens (or raises) the docker."""
+"""The menu entry Tools ▸ Scripts ▸ Restyle Layer…, which brings the docker into view.
+
+Raising a docker that is hidden, or squeezed under others, looks like nothing
+happened; so the action shows it, makes it tall enough for its essentials, and floats
+it beside the canvas when the dock area has no room.
+"""
 
 from __future__ import annotations
 
 from krita import Extension, Krita
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtWidgets import QDockWidget
 
 from .docker import DOCKER_ID
@@ -36,6 +42,26 @@ class RestyleExtension(Extension):
         dock = find_docker(window)
         if dock is None:
             return
-        dock.show()
+        bring_into_view(window.qwindow(), dock)
+
+
+def bring_into_view(qwindow, dock) -> None:
+    """Shown, raised, and at least as tall as its essentials (content, styles, quality, Start)."""
+    dock.show()
+    dock.raise_()
+    wanted = max(dock.minimumSizeHint().height(), (dock.widget().minimumHeight() if dock.widget() else 0) + 30)
+    if not dock.isFloating() and dock.height() < wanted:
+        qwindow.resizeDocks([dock], [wanted], Qt.Vertical)
+    QTimer.singleShot(100, lambda: _float_if_squeezed(qwindow, dock, wanted))
+
+
+def _float_if_squeezed(qwindow, dock, wanted: int) -> None:
+    if dock.isFloating() or (dock.height() >= wanted and dock.isVisible() and dock.width() >= 200):
         dock.raise_()
-        dock.widget().setFocus() if dock.widget() is not None else None
+        return
+    frame = qwindow.geometry()
+    width, height = 380, min(max(wanted, 640), frame.height() - 80)
+    dock.setFloating(True)
+    dock.setGeometry(frame.right() - width - 40, frame.top() + 60, width, height)
+    dock.show()
+    dock.raise_()

@@ -7,6 +7,8 @@ only ever read.  The final picture (also a cancelled one) always becomes a new l
 
 from __future__ import annotations
 
+import time
+
 from PyQt5.QtCore import QObject, pyqtSignal
 from restyle_client import events as ev
 from restyle_client import texts
@@ -34,6 +36,9 @@ class RestyleJob(QObject):
         self.done = False
         self.message = ""
         self.percent = 0
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        self.cancelled = False
 
     def say(self, message: str, percent: int | None = None) -> None:
         self.message = message
@@ -86,17 +91,21 @@ class RestyleJob(QObject):
         native = px.wire_to_native(pixels, self.depth)
         if self.plane is not None:
             native = px.blend_inside_mask(self.native, native, self.plane, self.depth)
-        self.preview.remove()
-        name = texts.result_layer_name(self.style_names, cancelled=event.cancelled)
-        self.result_layer = ly.add_layer_above(self.document, self.content, name, native, self.rect)
-        if not event.cancelled:
-            self.percent = 100
+        self.result_layer = ly.add_result(
+            self.document, self.content, self.style_names, event.cancelled, native, self.rect, self.preview.take()
+        )
+        self.cancelled = event.cancelled
+        self.percent = 0 if event.cancelled else 100
         self._finish(texts.done_text(self.result_layer.name(), event.cancelled))
 
     def _finish(self, message: str) -> None:
+        """The job's end; a bar left half-full would read as work still going on."""
         if self.done:
             return
         self.done = True
+        self.seconds = time.monotonic() - self.started
+        if self.result_layer is None or self.cancelled:
+            self.percent = 0
         try:
             self.preview.remove()
         except Exception:

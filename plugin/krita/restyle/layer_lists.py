@@ -7,8 +7,11 @@ and loses the person's place.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
+
+from restyle_client.texts import is_result_name
 
 from . import nodes
 
@@ -28,6 +31,8 @@ class MaskKind(Enum):
 class LayerChoice:
     uid: str
     label: str
+    kind: str = "paintlayer"
+    name: str = ""  # the layer's own name, without the indent
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,10 @@ def lists_of(document) -> LayerLists:
         masks.append(MaskChoice(f"Mask \u201c{node.name()}\u201d", MaskKind.MASK, nodes.node_id(node)))
     return LayerLists(
         document.fileName(),
-        tuple(LayerChoice(nodes.node_id(node), INDENT * depth + node.name()) for node, depth in layer_nodes),
+        tuple(
+            LayerChoice(nodes.node_id(node), INDENT * depth + node.name(), node.type(), node.name())
+            for node, depth in layer_nodes
+        ),
         tuple(masks),
     )
 
@@ -74,3 +82,25 @@ def current_layer(document) -> str | None:
     if active is None or active.type() not in nodes.LAYER_TYPES:
         return None
     return nodes.node_id(active)
+
+
+def content_for(lists: LayerLists, current: str | None, styles: Collection[str], last: str | None) -> str | None:
+    """The layer to restyle: the current one, unless it is ticked as a style (a style
+    layer just added is current, and restyling a style with itself is never meant)."""
+    offered = {layer.uid for layer in lists.layers}
+    if current in offered and current not in styles:
+        return current
+    return fallback_content(lists, styles, last)
+
+
+def fallback_content(lists: LayerLists, styles: Collection[str], last: str | None) -> str | None:
+    """The layer last restyled, else the bottom-most paint layer that is neither a style
+    nor a result (usually the photo or drawing the document was made from)."""
+    offered = {layer.uid for layer in lists.layers}
+    if last in offered and last not in styles:
+        return last
+    candidates = [layer for layer in reversed(lists.layers) if layer.uid not in styles]
+    for layer in candidates:
+        if layer.kind == "paintlayer" and not is_result_name(layer.name):
+            return layer.uid
+    return candidates[0].uid if candidates else None

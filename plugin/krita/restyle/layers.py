@@ -10,10 +10,11 @@ from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage
 from restyle_client.geometry import Rect
 from restyle_client.request import Pixels
-from restyle_client.texts import unique_name
+from restyle_client.stacking import earlier_results
+from restyle_client.texts import next_result_name
 
 from . import pixels as px
-from .nodes import PREVIEW_NAME, LayerError, walk
+from .nodes import PREVIEW_NAME, LayerError, find_node, node_id, walk
 
 
 def rect_of(qrect) -> Rect:
@@ -97,14 +98,36 @@ def scale_rgba8(pixels: Pixels, width: int, height: int) -> bytes:
     return _image_bytes(scaled.convertToFormat(QImage.Format_RGBA8888), width, 4)
 
 
-def add_layer_above(document, content, name: str, native: bytes, rect: Rect):
-    """A new paint layer right above `content`, at its offset, holding `native` at `rect`."""
-    taken = [n.name() for n, _ in walk(document.rootNode())]
-    layer = document.createNode(unique_name(name, taken), "paintlayer")
+def top_of_results(document, content):
+    """(parent, node to add above): above the content's earlier results and the preview,
+    so a new try shows on the canvas instead of hiding under the last one."""
     parent = content.parentNode() or document.rootNode()
-    parent.addChildNode(layer, content)
-    position = content.position()
-    layer.move(position.x(), position.y())
+    siblings = parent.childNodes()  # bottom first
+    ids = [node_id(node) for node in siblings]
+    index = ids.index(node_id(content)) if node_id(content) in ids else len(siblings) - 1
+    above = siblings[index + 1 :]
+    skip = earlier_results([node.name() for node in above], also=[PREVIEW_NAME])
+    return parent, siblings[index + skip] if skip else content
+
+
+def add_result(document, content, style_names, cancelled: bool, native: bytes, rect: Rect, preview=None):
+    """The result as a layer on top of the content's earlier results, named apart from them.
+
+    When the preview layer is still there it becomes the result (renamed, repainted):
+    Krita records adding a layer as an undo step but not renaming or painting through
+    the API, so the whole job stays one undo step and undo never brings the preview back.
+    """
+    taken = [n.name() for n, _ in walk(document.rootNode()) if preview is None or node_id(n) != node_id(preview)]
+    name = next_result_name(style_names, cancelled, taken)
+    if preview is not None and find_node(document, node_id(preview)) is not None:
+        layer = preview
+        layer.setName(name)
+    else:
+        layer = document.createNode(name, "paintlayer")
+        parent, below = top_of_results(document, content)
+        parent.addChildNode(layer, below)
+        position = content.position()
+        layer.move(position.x(), position.y())
     layer.setPixelData(native, *rect.tuple())
     keep_current(document, content)
     document.refreshProjection()
@@ -131,16 +154,22 @@ class PreviewLayer:
             native = px.blend_inside_mask(self.base, native, self.plane, self.depth)
         if self.node is None:
             self.node = self.document.createNode(PREVIEW_NAME, "paintlayer")
-            parent = self.content.parentNode() or self.document.rootNode()
-            parent.addChildNode(self.node, self.content)
+            parent, below = top_of_results(self.document, self.content)
+            parent.addChildNode(self.node, below)
             position = self.content.position()
             self.node.move(position.x(), position.y())
             keep_current(self.document, self.content)
         self.node.setPixelData(native, *self.rect.tuple())
         self.document.refreshProjection()
 
+    def take(self):
+        """The preview layer, handed over to become the result; None when none was shown."""
+        node, self.node = self.node, None
+        return node
+
     def remove(self) -> None:
         if self.node is not None:
-            self.node.remove()
+            if find_node(self.document, node_id(self.node)) is not None:
+                self.node.remove()
             self.node = None
             self.document.refreshProjection()
