@@ -30,9 +30,13 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
+        return EXIT_BAD_INPUT
+    if unknown:
+        print(f"restyle {args.command}: unknown option {' '.join(unknown)} (see restyle {args.command} --help)",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return int(args.run(args))
@@ -260,7 +264,7 @@ def _choices_of_init() -> list[str]:
 def _stylize_job(args: argparse.Namespace, given: _StylizeInput) -> Any:
     """The engine's job from the flags given: the one description both paths start from."""
     from core.balance import weights_for
-    from core.job import Job, JobError, Region, StyleImage, Weights
+    from core.job import Job, JobError, Region, StyleImage
 
     regions = (
         [Region([StyleImage(img, w, name) for name, img, w in given.styles])] if given.styles
@@ -269,7 +273,7 @@ def _stylize_job(args: argparse.Namespace, given: _StylizeInput) -> Any:
     fields = _given(args, ["size", "strength", "style_scale", "preserve_colors", "optimizer", "learning_rate",
                            "min_size", "stages", "seed", "pooling", "memory_gb", "content_layers", "style_layers"])
     if args.iterations:
-        fields["iterations"] = args.iterations[0] if len(set(args.iterations)) == 1 else args.iterations
+        fields["iterations"] = args.iterations[0] if len(args.iterations) == 1 else args.iterations
     if given.init is not None:
         fields["init"] = given.init
     raw = _given(args, ["content_weight", "style_weight", "tv_weight"])
@@ -278,7 +282,7 @@ def _stylize_job(args: argparse.Namespace, given: _StylizeInput) -> Any:
             base = weights_for(fields.get("strength", Job.strength))
         except JobError as e:
             raise UsageError(str(e)) from None
-        fields["weights"] = Weights(**{**dataclasses.asdict(base), **{k[:-7]: v for k, v in raw.items()}})
+        fields["weights"] = dataclasses.replace(base, **{k.removesuffix("_weight"): v for k, v in raw.items()})
     return Job(content=given.content.pixels, regions=regions, **fields)
 
 
@@ -323,7 +327,7 @@ def _check_remote(args: argparse.Namespace) -> None:
     if args.init not in (None, *_choices_of_init()):
         raise UsageError("--init IMAGE cannot be used with --server: a server starts from the content, noise or "
                          "blank paper only")
-    if args.iterations and len(set(args.iterations)) > 1:
+    if args.iterations and len(args.iterations) > 1:
         raise UsageError("--iterations with a count per stage cannot be used with --server: a server's request "
                          "takes one count for every stage")
 
