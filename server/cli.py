@@ -127,11 +127,15 @@ def _defaults(job_type: type) -> dict[str, Any]:
 
 
 def _choices(job_type: type, name: str) -> list[str]:
+    """The names a job's field takes, from the `Literal` the engine types it with."""
     hint = typing.get_type_hints(job_type)[name]
-    return [c for c in typing.get_args(hint) if isinstance(c, str)] or list(typing.get_args(typing.get_args(hint)[0]))
+    literal = next(t for t in (hint, *typing.get_args(hint)) if typing.get_origin(t) is typing.Literal)
+    return list(typing.get_args(literal))
 
 
 def _add_engine_options(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    from core.job import Precision
+
     parser.add_argument("--size", type=_whole, help="long side of the result in px (default: the content's size)")
     parser.add_argument("--strength", type=_number,
                         help=f"0 keeps the content, 1 is style almost only (default {defaults['strength']})")
@@ -139,7 +143,7 @@ def _add_engine_options(parser: argparse.ArgumentParser, defaults: dict[str, Any
                         help="style image size relative to the result: larger gives larger brush strokes "
                              f"(default {defaults['style_scale']})")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="default auto")
+    parser.add_argument("--precision", choices=typing.get_args(Precision), help="default auto: the fastest the device does well")
     cli_serve.add_memory_argument(parser, "most memory the job may use (default: what the device has free); a "
                                           "picture that does not fit runs in blocks, to the same result, more slowly")
     parser.add_argument("--weights", help="VGG19 weights: 'default' (torchvision's, from the torch hub cache), "
@@ -251,11 +255,11 @@ def _read_stylize_input(args: argparse.Namespace) -> _StylizeInput:
     styles = [(Path(p).stem, load_image(p), w) for p, w in zip(args.styles, style_weights, strict=True)]
     regions = [(load_mask(mask), [(Path(p).stem, load_image(p), 1.0) for p in spec.split(",") if p])
                for mask, spec in args.region]
-    init = args.init if args.init in (None, *_choices_of_init()) else load_image(args.init)
+    init = args.init if args.init in (None, *_init_modes()) else load_image(args.init)
     return _StylizeInput(content, styles, regions, init)
 
 
-def _choices_of_init() -> list[str]:
+def _init_modes() -> list[str]:
     from core.job import Job
 
     return _choices(Job, "init")
@@ -306,25 +310,21 @@ def _stylize_here(args: argparse.Namespace, job: Any, given: _StylizeInput, outp
 def _check_remote(args: argparse.Namespace) -> None:
     """Refuse, before anything is read or sent, the flags that cannot reach a server.
 
-    A server's request carries the job's fields that `restyle_client.request.Options`
-    has; the device, weights and memory are the server operator's to set.
+    A server's request (`restyle_client.request.Options`) has no place for these; the
+    device, weights and memory are the server operator's to set.
     """
-    from restyle_client.request import Options
-
-    carried = {f.name for f in dataclasses.fields(Options)}
     operator = [_flag(n) for n in ("device", "precision", "weights", "memory_gb") if getattr(args, n) is not None]
     if operator:
         raise UsageError(f"{', '.join(operator)} cannot be used with --server: the server's operator sets "
                          f"{'them' if len(operator) > 1 else 'it'} (restyle serve {' '.join(operator)})")
     unsent = [_flag(n) for n in ("stages", "min_size", "pooling", "learning_rate", "content_layers", "style_layers",
-                                 "content_weight", "style_weight", "tv_weight")
-              if n not in carried and getattr(args, n) is not None]
+                                 "content_weight", "style_weight", "tv_weight") if getattr(args, n) is not None]
     unsent += ["--save-every"] if args.save_every else []
     if unsent:
+        them = "them" if len(unsent) > 1 else "it"
         raise UsageError(f"{', '.join(unsent)} cannot be used with --server: a server's request has no place for "
-                         f"{'them' if len(unsent) > 1 else 'it'}; leave {'them' if len(unsent) > 1 else 'it'} out "
-                         "or run without --server")
-    if args.init not in (None, *_choices_of_init()):
+                         f"{them}; leave {them} out or run without --server")
+    if args.init not in (None, *_init_modes()):
         raise UsageError("--init IMAGE cannot be used with --server: a server starts from the content, noise or "
                          "blank paper only")
     if args.iterations and len(args.iterations) > 1:
@@ -453,10 +453,10 @@ def _write_drawing(output: Path, frames_dir: Path, animation: Path, frames: list
     try:
         frames_dir.mkdir(exist_ok=True)
         for index, frame in enumerate(frames, 1):
+            save_image(frames_dir / f"frame-{index:04d}.png", frame, encoding)
             written.append(frames_dir / f"frame-{index:04d}.png")
-            save_image(written[-1], frame, encoding)
-        written.append(animation)
         save_animation(animation, frames + [image] * 8)  # linger on the finished drawing
+        written.append(animation)
         save_image(output, image, encoding)
     except BaseException:
         for path in written:
@@ -475,7 +475,7 @@ def _engine(args: argparse.Namespace) -> Any:
     from core.weights import WeightsError
 
     try:
-        engine = StyleTransfer(weights=args.weights or "default", device=args.device, precision=args.precision or "auto")
+        engine = StyleTransfer(**_given(args, ["weights", "device", "precision"]))
     except (WeightsError, JobError) as e:
         raise UsageError(str(e)) from None
     if not args.quiet:

@@ -65,6 +65,23 @@ def test_a_flag_a_server_cannot_honour_is_refused_before_connecting(files, flags
     assert "127.0.0.1:9" not in err  # refused before trying to connect
 
 
+SENT = {"--size", "--strength", "--style-scale", "--seed", "--iterations", "--init", "--optimizer",
+        "--preserve-colors", "--style-weights", "--region"}
+REFUSED = {"--stages", "--min-size", "--pooling", "--content-weight", "--style-weight", "--tv-weight",
+           "--content-layers", "--style-layers", "--learning-rate", "--save-every", "--device", "--weights",
+           "--precision", "--memory-gb"}
+OF_THE_COMMAND = {"--help", "--output", "--quiet", "--server", "--server-keys", "--client-name"}
+
+
+def test_every_stylize_flag_either_reaches_the_server_or_is_refused():
+    """A new flag has to be sent or refused with --server: none may be dropped unseen."""
+    from server.cli import _parser
+
+    stylize = _parser()._subparsers._group_actions[0].choices["stylize"]
+    flags = {s for action in stylize._actions for s in action.option_strings if s.startswith("--")}
+    assert flags == SENT | REFUSED | OF_THE_COMMAND
+
+
 def test_the_server_runs_the_job_the_flags_describe(files, endpoint):
     """Size, seed, init, optimiser, iterations: the server's result matches the one made here."""
     job = ["--size", "32", "--iterations", "3", "--seed", "7", "--init", "noise", "--optimizer", "adam",
@@ -82,23 +99,39 @@ def test_the_server_runs_the_job_the_flags_describe(files, endpoint):
     assert np.abs(a - b).mean() < np.abs(a - noise).mean() / 4  # the same job, not merely the same size
 
 
-def test_ctrl_c_on_a_server_job_writes_the_picture_so_far(files, endpoint):
+@pytest.mark.parametrize("where", ["here", "on a server"])
+def test_ctrl_c_writes_the_picture_so_far_with_status_130(files, endpoint, where):
     out = files["dir"] / "out.png"
+    place = ["--server", endpoint] if where == "on a server" else ["--weights", "random:0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "stylize", str(files["content"]), str(files["style"]), "-o", str(out),
-         "--server", endpoint, "--iterations", "100000"],
+         "--iterations", "100000", *place],
         stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2],
     )
     seen = b""
     deadline = time.monotonic() + 60
-    while b"stage" not in seen and time.monotonic() < deadline:  # the bar shows once the server works on it
+    while b"stage" not in seen and time.monotonic() < deadline:  # the bar shows once the job runs
         seen += os.read(process.stderr.fileno(), 4096)
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=60)
     err = (seen + rest).decode(errors="replace")
     assert process.returncode == 130, err
-    assert "Traceback" not in err and "the picture as it was" in err
+    assert "Traceback" not in err and "as it was" in err
     assert np.asarray(Image.open(out)).shape == (48, 64, 3)
+
+
+def test_a_16_bit_greyscale_picture_keeps_its_depth_through_a_server(files, endpoint):
+    from test_cli_files import levels_16, png_16
+
+    levels = levels_16(1)
+    content = png_16(files["dir"] / "deep.png", levels)
+    out = files["dir"] / "out.png"
+    done = restyle("stylize", str(content), str(files["style"]), "-o", str(out), "--strength", "0",
+                   "--iterations", "1", "-q", "--server", endpoint)
+    assert done.returncode == 0, done.stderr
+    back = Image.open(out)
+    assert back.mode == "I;16"
+    assert np.abs(np.asarray(back).astype(int) - levels[..., 0].astype(int)).max() <= 1
 
 
 # -- keys ----------------------------------------------------------------------------
