@@ -198,6 +198,18 @@ def test_a_16_bit_tiff_comes_back_16_bit(files):
     assert np.abs(np.asarray(back).astype(int) - levels_16(1)[..., 0].astype(int)).max() <= 1
 
 
+def test_a_float_tiff_comes_back_float(files):
+    values = gradient()[..., 0] * 0.9 + 0.05
+    content = files["dir"] / "float.tif"
+    Image.fromarray(values.astype(np.float32), "F").save(content)
+    out = files["dir"] / "out.tif"
+    done = restyle("stylize", str(content), str(files["style"]), "-o", str(out), "--strength", "0", *FAST)
+    assert done.returncode == 0, done.stderr
+    back = Image.open(out)
+    assert back.mode == "F"
+    assert np.abs(np.asarray(back) - values).max() < 1e-5
+
+
 def test_an_8_bit_colour_picture_stays_8_bit_colour(files):
     out = files["dir"] / "out.png"
     done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), *FAST)

@@ -145,6 +145,17 @@ def keys(tmp_path):
     return tmp_path / "keys"
 
 
+def test_stylize_reaches_a_server_with_keys_as_its_client(files, keys):
+    from server.keys import load_client_keys
+    from support.server import running_server
+
+    with running_server(keys=keys, client_keys=load_client_keys(keys, "laptop")) as endpoint:
+        done = restyle(*stylize(files, "--iterations", "1", "--server", endpoint, "--server-keys", str(keys),
+                                "--client-name", "laptop"))
+    assert done.returncode == 0, done.stderr
+    assert (files["dir"] / "out.png").exists()
+
+
 @pytest.mark.parametrize("case", ["missing folder", "unknown client", "refused name", "broken key", "no --server"])
 def test_client_keys_that_cannot_work_are_one_line_before_connecting(files, keys, case, capsys):
     (keys / "clients" / "broken.key_secret").write_text("not a key\n")
