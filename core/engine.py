@@ -27,14 +27,18 @@ from .blocks import grid, halo, total_crop
 from .device import autocast_dtype, keep_buffers_in_heap, pick_device
 from .events import CancelToken, Event, Progress, Result
 from .images import MIN_SIDE, check_image, fit_long_side, output_size, resize, to_array, to_tensor
-from .job import MAX_SEED, MAX_STYLE_WEIGHT, STYLE_SCALE, DrawJob, Job, JobError, Region, Weights
+from .job import MAX_SEED, MAX_STYLE_WEIGHT, STYLE_SCALE, DrawJob, Job, JobError, Region, StyleImage, Weights
 from .losses import ContentLoss, StyleLoss, gram, tv_loss
 from .masks import check_mask, composite, coverage
 from .optimize import Objective, by_autograd, optimize
+from .pace import PaceMeter
 from .schedule import iterations_per_stage, ladder
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
+
+CALIBRATION_SIDE = 192
+CALIBRATION_ITERATIONS = 3
 
 
 @dataclass
@@ -98,6 +102,7 @@ class StyleTransfer:
         self.weights_label = loaded.label
         self.style_cache = style_cache
         self.restarts = restarts
+        self.pace = PaceMeter()
         channels_last = self.device.type in ("cpu", "cuda")
         features = loaded.features.to(self.device)
         if channels_last:
@@ -127,7 +132,6 @@ class StyleTransfer:
         job: Job,
         cancel: CancelToken | None = None,
         image_every: int = 0,
-        image_interval: float = 0.0,
     ) -> Iterator[Event]:
         """Stylize: yields a Progress per iteration and ends with one Result, also on cancel."""
         prep = self._prepare(job)
@@ -140,7 +144,17 @@ class StyleTransfer:
         stages = [_Stage(size, count, job.optimizer, job.learning_rate, prep.content_layers, prep.style_layers,
                          prep.weights) for size, count in zip(sizes, iterations, strict=True)]
         yield from self._stages(prep, stages, self._initial_image(job, prep, sizes[0]), job, cancel,
-                                _ImageTicker(image_every, image_interval), final_size, detail=isinstance(job.init, str) and job.init == "content")
+                                _ImageTicker(image_every), final_size, detail=isinstance(job.init, str) and job.init == "content")
+
+    def calibrate(self) -> None:
+        """Measure this device's pace on a small job of two sizes, so that the first
+        estimate anyone sees is this device's and not a guess."""
+        rng = np.random.default_rng(0)
+        picture = rng.random((CALIBRATION_SIDE, CALIBRATION_SIDE, 3), dtype=np.float32)
+        job = Job(content=picture, regions=[Region([StyleImage(picture)])], stages=2,
+                  min_size=CALIBRATION_SIDE // 2, iterations=CALIBRATION_ITERATIONS, optimizer="adam")
+        for _ in self.run(job):
+            pass
 
     def check(self, job: Job) -> None:
         """Refuses, with a JobError that says why, a job that could not run, before any
@@ -159,7 +173,8 @@ class StyleTransfer:
         # Every stage's plan up front: a stage that cannot fit is refused before any work,
         # and the work of the whole job is known from the first progress event on.
         plans = [_plan(s.size, prep.budget, s.optimizer, s.content_layers, s.style_layers) for s in stages]
-        costs = [_work(stage.size, plan) for stage, plan in zip(stages, plans, strict=True)]
+        pixels = [_pixels(stage.size, plan) for stage, plan in zip(stages, plans, strict=True)]
+        costs = [self.pace.weight(p) for p in pixels]
         total_work = sum(cost * stage.iterations for cost, stage in zip(costs, stages, strict=True))
         work = 0.0
         losses: dict[str, float] = {}
@@ -167,20 +182,26 @@ class StyleTransfer:
         objective: Objective | None = None
         stream: Iterator | None = None
         try:
-            for number, (stage, plan, cost) in enumerate(zip(stages, plans, costs, strict=True), 1):
+            for number, (stage, plan, cost, stage_pixels) in enumerate(zip(stages, plans, costs, pixels, strict=True), 1):
                 x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
                 previous = stage.size
                 objective = self._stylize_objective(prep, stage, job, plan, cancel)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
                                   self.restarts, plan.history)
+                first: tuple[int, float] | None = None
                 for iteration, losses in stream:
                     step += 1
                     work += cost
                     elapsed = time.perf_counter() - start
-                    image = self._render(x, prep, stage.size)[0] if ticker.due(step, elapsed, steps) else None
+                    first = first or (iteration, elapsed)
+                    image = self._render(x, prep, stage.size)[0] if ticker.due(step, steps) else None
                     yield Progress(number, len(stages), stage.size, iteration, stage.iterations, step, steps, losses,
                                    elapsed, image, plan.blocks, work, total_work)
                 objective, stream = None, None  # freed before the next stage builds its own
+                if first is not None and iteration > first[0]:
+                    # From the end of the first iteration: the styles' statistics and the
+                    # network's warm-up are paid once per stage, not per iteration.
+                    self.pace.observe(stage_pixels, (elapsed - first[1]) / (iteration - first[0]))
                 if cancel.cancelled:
                     break
         except RuntimeError as error:  # out of memory, above all
@@ -430,23 +451,20 @@ class StyleTransfer:
                   for (content_layer, style_layers), count in zip(ladder_, iterations, strict=True)]
         every = job.frame_every if image_every is None else image_every
         paper = torch.ones((1, 3, *prep.out_size), device=self.device)
-        yield from self._stages(prep, stages, paper, drawing, cancel, _ImageTicker(every, 0.0, last=True),
+        yield from self._stages(prep, stages, paper, drawing, cancel, _ImageTicker(every, last=True),
                                 prep.out_size, detail=False)
 
 
 class _ImageTicker:
-    """Decides when a progress event carries the picture: every N steps or T seconds,
-    and at the last step too where the pictures make an animation."""
+    """Decides when a progress event carries the picture: every N steps, and at the last
+    step too where the pictures make an animation.  How often a client may receive one
+    is the server's to throttle (server/worker.py)."""
 
-    def __init__(self, every: int, interval: float, last: bool = False) -> None:
-        self.every, self.interval, self.last_step, self.last = every, interval, last, -math.inf
+    def __init__(self, every: int, last: bool = False) -> None:
+        self.every, self.last_step = every, last
 
-    def due(self, step: int, elapsed: float, steps: int) -> bool:
-        due = ((self.every > 0 and step % self.every == 0) or (self.interval > 0 and elapsed - self.last >= self.interval)
-               or (self.last_step and step == steps))
-        if due:
-            self.last = elapsed
-        return due
+    def due(self, step: int, steps: int) -> bool:
+        return (self.every > 0 and step % self.every == 0) or (self.last_step and step == steps)
 
 
 def _plan(
@@ -458,8 +476,8 @@ def _plan(
     return memory.plan(*size, budget, optimizer, halo(layers), content_layers)
 
 
-def _work(size: tuple[int, int], plan: memory.Plan) -> float:
-    """What one iteration costs, in pixels run through the network forward and back.
+def _pixels(size: tuple[int, int], plan: memory.Plan) -> float:
+    """What one iteration runs through the network forward and back, in pixels.
 
     In blocks, each block also runs its halo, and the first pass runs every block
     forward once more, which costs about a third of a forward and backward pass.

@@ -45,8 +45,8 @@ class Progress:
     # device, so that a caller can downscale it there before copying it off.
     image: torch.Tensor | None = None
     blocks: int = 1  # how many blocks each iteration runs in: 1 when the picture fits whole
-    # The job's work, done and in all, in pixels the network runs through (see
-    # `core.engine._work`): an iteration at 1024 px is 16 of one at 256 px.
+    # The job's work, done and in all, each iteration weighed by what one of its size
+    # takes on this device (core/pace.py): at 1024 px several of one at 256 px.
     work: float = 0.0
     total_work: float = 0.0
 

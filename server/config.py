@@ -44,6 +44,9 @@ class ServerConfig:
     # incoming, before a client that sends faster than the server reads is held back.
     hwm: int = 32
     max_pending_frames: int = 64  # drawing-mode frames held for a stalled client
+    # Time a small job at start, so that estimates are this device's from the first
+    # `hello` on (about a second on a 2-core CPU); jobs refine the figure either way.
+    calibrate: bool = True
 
     def validate(self) -> None:
         """Refuse settings that would make the server useless or unsafe, saying which."""

@@ -104,7 +104,7 @@ class StyleServer:
         self._queue: FairQueue[JobEntry] = FairQueue()
         self._running: JobEntry | None = None
         self._counts = {"done": 0, "cancelled": 0, "failed": 0, "rejected": 0, "clients_lost": 0, "malformed": 0}
-        self._worker = Worker(self.engine, self._post)
+        self._worker = Worker(self.engine, self._post, config.calibrate)
 
     # --- public ---------------------------------------------------------------------
 
@@ -124,7 +124,16 @@ class StyleServer:
             "heartbeat": {"interval": self.config.heartbeat_interval, "timeout": self.config.heartbeat_timeout},
             "modes": ["stylize", "draw"],
             "samples": ["u8", "u16", "f32"],
+            "speed": self._speed(),
         }
+
+    def _speed(self) -> dict[str, float] | None:
+        """This device's measured pace, for estimates before a job (docs/protocol.md §3.1)."""
+        meter = getattr(self.engine, "pace", None)
+        pace = meter.pace if meter is not None else None
+        if pace is None:
+            return None
+        return {"iteration_s": pace.per_iteration, "megapixel_s": pace.per_pixel * 1e6}
 
     def stop(self) -> None:
         """Safe from a signal handler: only sets a flag, which the loop reads within 250 ms."""
@@ -552,6 +561,7 @@ class StyleServer:
                 "job_id": self._running.job_id if mine else None,
                 "step": self._running.step,
                 "steps": self._running.steps,
+                "fraction": round(self._running.fraction, 4),
             }
         queue_view = [
             {"position": i + (1 if running else 0), "mine": c == identity, "job_id": j if c == identity else None}

@@ -39,6 +39,7 @@ class JobEntry:
     position: int = -1
     step: int = 0  # written by the worker, read for status replies
     steps: int = 0
+    fraction: float = 0.0
 
     @property
     def job_id(self) -> str:
@@ -49,9 +50,10 @@ Post = Callable[[JobEntry, ev.Event], None]
 
 
 class Worker:
-    def __init__(self, engine: Any, post: Post) -> None:
+    def __init__(self, engine: Any, post: Post, calibrate: bool = True) -> None:
         self.engine = engine
         self._post = post
+        self._calibrate = calibrate
         self._inbox: queue.Queue[JobEntry | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="restyle-worker", daemon=True)
 
@@ -67,11 +69,26 @@ class Worker:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        if self._calibrate:
+            self._measure_pace()
         while True:
             entry = self._inbox.get()
             if entry is None:
                 return
             self._post(entry, self._run(entry))
+
+    def _measure_pace(self) -> None:
+        """Before the first job, so that the first editor to connect can say how long
+        each quality takes here; a job that arrives meanwhile waits about a second."""
+        started = time.perf_counter()
+        try:
+            self.engine.calibrate()
+        except Exception:  # an estimate is a nicety; serving is not
+            log.warning("could not measure this device's pace:\n%s", traceback.format_exc())
+            return
+        pace = self.engine.pace.pace
+        log.info("measured this device in %.1f s: %.3f s an iteration plus %.3f s a megapixel",
+                 time.perf_counter() - started, pace.per_iteration, pace.per_pixel * 1e6)
 
     def _run(self, entry: JobEntry) -> ev.Result | ev.Error:
         """Stream the job's news through `post`; return its final message, whatever happens."""
@@ -99,7 +116,7 @@ class Worker:
             if not isinstance(event, EngineProgress):
                 pixels = full_size_reply(event.image, request.content)
                 return ev.Result(job_id, pixels, event.cancelled, event.reason)
-            entry.step, entry.steps = event.step, event.steps
+            entry.step, entry.steps, entry.fraction = event.step, event.steps, event.fraction
             self._post(
                 entry,
                 ev.Progress(
@@ -114,6 +131,7 @@ class Worker:
                     event.elapsed,
                     event.eta,
                     event.blocks,
+                    event.fraction,
                 ),
             )
             if event.image is None:

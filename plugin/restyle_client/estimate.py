@@ -1,9 +1,10 @@
 """How long a job will take on a server, before it starts.
 
-A job's work is the pixels its iterations run through the network: an iteration at
-1024 px is 16 of one at 256 px.  The server measures how much work it does per second
-on its device and announces it (`capabilities` → `speed`), so an editor can say how
-long each quality takes there before the artist presses Start.
+An iteration takes a fixed time plus a time per pixel: at 1024 px it runs 16 times
+the pixels of one at 256 px, but not in 16 times the time.  The server measures both
+parts on its device and announces them (`capabilities` → `speed`, docs/protocol.md
+§3.1), so an editor can say how long each quality takes there before the artist
+presses Start.
 
 The coarse-to-fine schedule is the engine's (core/schedule.py), written again here
 because editors cannot import the engine; tests/client/test_estimate.py holds the two
@@ -11,6 +12,9 @@ to the same sizes and iterations.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 MIN_SIDE = 16
 DEFAULT_MIN_SIZE = 128
@@ -39,17 +43,46 @@ def iterations_per_stage(stages: int, iterations: int | None) -> list[int]:
     return [iterations] * stages
 
 
-def job_work(width: int, height: int, size: int | None = None, iterations: int | None = None) -> float:
-    """A stylize job's work, in pixels through the network, for a layer of this size."""
+@dataclass(frozen=True)
+class Work:
+    """A job's iterations, and its pixels summed over every iteration."""
+
+    iterations: int
+    pixels: float
+
+
+@dataclass(frozen=True)
+class Speed:
+    """A server's measured pace: seconds per iteration, plus seconds per megapixel."""
+
+    iteration_s: float
+    megapixel_s: float
+
+    @classmethod
+    def parse(cls, value: Any) -> Speed | None:
+        """The `speed` of a `capabilities` message; None when absent, not yet measured or
+        not numbers (a server is trusted with nothing, its figures included)."""
+        if not isinstance(value, dict):
+            return None
+        figures = [value.get("iteration_s"), value.get("megapixel_s")]
+        if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f < 1e6 for f in figures):
+            return None
+        if figures[0] == figures[1] == 0:
+            return None
+        return cls(float(figures[0]), float(figures[1]))
+
+
+def job_work(width: int, height: int, size: int | None = None, iterations: int | None = None) -> Work:
+    """A stylize job's work for a layer of this size, stage by stage as the engine runs it."""
     if size is not None:
         height, width = fit_long_side(height, width, size)
     sizes = ladder(height, width)
     counts = iterations_per_stage(len(sizes), iterations)
-    return float(sum(h * w * n for (h, w), n in zip(sizes, counts, strict=True)))
+    return Work(sum(counts), float(sum(h * w * n for (h, w), n in zip(sizes, counts, strict=True))))
 
 
-def seconds(work: float, speed: float | None) -> float | None:
-    """Seconds for `work` at a server's `speed` (work per second); None when unknown."""
-    if not speed or speed <= 0:
+def seconds(work: Work, speed: Speed | None) -> float | None:
+    """How long `work` takes at a server's `speed`; None when the speed is unknown."""
+    if speed is None:
         return None
-    return work / speed
+    return work.iterations * speed.iteration_s + work.pixels / 1e6 * speed.megapixel_s

@@ -38,6 +38,9 @@ class Progress:
     elapsed: float
     eta: float | None
     blocks: int = 1  # the picture is run in this many blocks, each iteration: 1 when it fits whole
+    # The share of the job's work done, 0..1: what a progress bar shows.  Work counts
+    # pixels, so the last stage's iterations weigh more than the first's.
+    fraction: float = 0.0
 
 
 @dataclass

@@ -134,6 +134,7 @@ def encode(message: Message) -> list[Any]:
                     "elapsed": float(m.elapsed),
                     "eta": None if m.eta is None else float(m.eta),
                     "blocks": m.blocks,
+                    "fraction": float(m.fraction),
                 }
             )
         ]
@@ -307,6 +308,15 @@ def _decode_submit(header: dict[str, Any], pixels: list[Pixels]) -> Submit:
     return Submit(request)
 
 
+def _fraction(f: _Fields) -> float:
+    """The share of work done; a server older than the field is read by its iterations."""
+    step, steps = f.get("step", (int,)), f.get("steps", (int,))
+    fraction = float(f.get("fraction", (int, float), default=step / steps if steps > 0 else 0.0))
+    if not 0.0 <= fraction <= 1.0:
+        raise f.fail(f"progress: fraction {fraction} is outside 0..1")
+    return fraction
+
+
 def _one_image(header: dict[str, Any], pixels: list[Pixels], job_id: str | None) -> Pixels:
     if len(pixels) != 1:
         raise ProtocolError("bad_pixels", f"{header['type']} carries exactly one pixel frame", job_id)
@@ -365,6 +375,7 @@ def decode(frames: Frames, expect: Collection[str] | None = None) -> Message:
             elapsed=float(f.get("elapsed", (int, float))),
             eta=f.get("eta", (int, float), none_ok=True),
             blocks=f.get("blocks", (int,), default=1),
+            fraction=_fraction(f),
         )
     if kind == "preview":
         return ev.Preview(job_id=f.get("job_id", (str,)), pixels=_one_image(header, pixels, job_id))

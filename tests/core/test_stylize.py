@@ -11,6 +11,7 @@ from support.pictures import gradient, stripes
 from core.events import CancelToken, Progress, Result
 from core.job import Job, JobError, Region, StyleImage
 from core.losses import gram
+from core.pace import PaceMeter
 
 FAST = dict(iterations=[12, 16], min_size=24)
 
@@ -268,14 +269,20 @@ def test_a_style_target_cache_is_filled_once_and_then_reused():
     assert all(v.nbytes > 0 for v in cache.values())
 
 
-def test_progress_counts_work_so_a_larger_stage_weighs_more(engine):
-    """Three stages of 2 iterations at 16, 32 and 64 px: the first stage is 1/21 of the
-    work (1 : 4 : 16 in pixels), not a third of it, and the ETA follows the work."""
+def test_progress_weighs_each_iteration_by_what_its_size_costs(engine, monkeypatch):
+    """Three stages of 2 iterations at 16, 32 and 64 px, on a device that takes 1 ms per
+    iteration plus 1 µs per pixel: the first stage is its share of the time, not a third
+    of the iterations, and the ETA follows that share."""
+    pace = PaceMeter()
+    pace.observe(1_000, 0.002)
+    pace.observe(9_000, 0.010)
+    monkeypatch.setattr(engine, "pace", pace)
     progress, _ = run(engine, Job(content=gradient(64, 64), regions=[Region([StyleImage(stripes())])],
                                   min_size=16, iterations=2, stages=3))
-    sides = [p.size[0] for p in progress]
-    assert sides == [16, 16, 32, 32, 64, 64]
+    assert [p.size[0] for p in progress] == [16, 16, 32, 32, 64, 64]
+    cost = [0.001 + 1e-6 * side * side for side in (16, 32, 64)]
     end_of_first = progress[1]
-    assert end_of_first.fraction == pytest.approx(1 / 21, rel=1e-6)
+    assert end_of_first.fraction == pytest.approx(cost[0] / sum(cost), rel=1e-6)
     assert progress[-1].fraction == pytest.approx(1.0)
-    assert end_of_first.eta == pytest.approx(end_of_first.elapsed * 20, rel=1e-6)
+    share = end_of_first.fraction
+    assert end_of_first.eta == pytest.approx(end_of_first.elapsed * (1 - share) / share, rel=1e-6)

@@ -1,0 +1,44 @@
+"""A server says how fast it is before any job, and how far a job is by its work."""
+
+from __future__ import annotations
+
+import time
+
+from restyle_client import estimate
+from restyle_client import events as ev
+from support.server import connect, running_server_thread, tiny_request
+
+
+def measured_speed(client, timeout: float = 60.0) -> estimate.Speed | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        speed = estimate.Speed.parse(client.hello(timeout=10).get("speed"))
+        if speed is not None:
+            return speed
+        time.sleep(0.2)
+    return None
+
+
+def test_a_new_server_announces_its_measured_speed_before_any_job():
+    with running_server_thread() as server, connect(server.endpoint) as client:
+        speed = measured_speed(client)
+        assert speed is not None
+        seconds = estimate.seconds(estimate.job_work(1200, 800, size=512), speed)
+        assert seconds is not None and seconds > 0
+
+
+def test_progress_rises_by_work_to_the_whole_job_and_status_shows_it():
+    with running_server_thread(calibrate=False) as server, connect(server.endpoint) as client:
+        job_id = client.submit(tiny_request(width=64, height=64, iterations=3))
+        fractions, statuses = [], []
+        for event in client.events(timeout=90):
+            if isinstance(event, ev.Progress):
+                fractions.append(event.fraction)
+                statuses.append(client.status(timeout=10)["running"])
+            if ev.is_final(event):
+                break
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert 0 < fractions[0] < 1
+        assert all(s is None or 0 <= s["fraction"] <= 1 for s in statuses)
+        assert estimate.Speed.parse(client.hello(timeout=10).get("speed")) is not None  # learnt from the job
+        assert job_id
