@@ -74,3 +74,19 @@ def test_the_client_package_imports_without_numpy_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("job_id", ["abc\n", "\nabc", "a" * 65, ""])
+def test_a_job_id_is_checked_whole(job_id):
+    request = tiny_request()
+    request.job_id = job_id
+    with pytest.raises(RequestError, match="job id"):
+        request.validate()
+
+
+def test_a_refusal_quotes_at_most_a_line_of_what_was_sent():
+    request = tiny_request()
+    request.options = Options(preserve_colors="x" * 100_000)
+    with pytest.raises(RequestError) as refusal:
+        request.validate()
+    assert len(str(refusal.value)) < 200 and "preserve_colors" in str(refusal.value)
