@@ -1,7 +1,7 @@
 """How long each quality preset takes on the connected server, and which one to offer first.
 
-The server measures its own speed (work per second on its device) and tells it in its
-capabilities; `estimate` turns a layer's size into work.  The first choice is the
+The server measures its own pace on its device and tells it in its capabilities
+(`estimate.Speed`); `estimate` turns a layer's size into work and work into seconds.  The first choice is the
 largest preset that finishes within a few minutes there, so a CPU-only server starts
 at a draft and a GPU server at full quality, and nobody waits an hour by accident.
 """
@@ -14,7 +14,9 @@ from .settings import DEFAULT_QUALITY, QUALITIES, quality_size
 PATIENCE = 300.0  # seconds an artist waits for a first result without thinking twice
 
 
-def preset_seconds(width: int, height: int, speed: float | None, iterations: int | None = None) -> list[float | None]:
+def preset_seconds(
+    width: int, height: int, speed: estimate.Speed | None, iterations: int | None = None
+) -> list[float | None]:
     """Each preset's time for a layer of this size, in QUALITIES' order; None while the speed is unknown."""
     out: list[float | None] = []
     for index in range(len(QUALITIES)):

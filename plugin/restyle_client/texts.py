@@ -8,6 +8,7 @@ Texts that stand for work still going on end with an ellipsis, and only those.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,15 @@ def result_layer_name(style_names: Sequence[str], cancelled: bool = False, numbe
     editors would number a duplicate name.  The second try of a style is "restyled 2":
     the number sits inside the brackets, where the eye already looks.
     """
-    tag = "restyled" if number <= 1 else f"restyled {number}"
+    return _tagged(style_names, "restyled", number, cancelled)
+
+
+def frames_group_name(style_names: Sequence[str], number: int = 1) -> str:
+    return _tagged(style_names, "frames", number)
+
+
+def _tagged(style_names: Sequence[str], tag: str, number: int, cancelled: bool = False) -> str:
+    tag = tag if number <= 1 else f"{tag} {number}"
     return f"{style_label(style_names)} ({tag}{', cancelled' if cancelled else ''})"
 
 
@@ -52,20 +61,21 @@ def next_result_name(style_names: Sequence[str], cancelled: bool, taken: Sequenc
     return result_layer_name(style_names, cancelled, number)
 
 
-RESULT_MARKS = (" (restyled)", " (restyled, cancelled)", " (frames)")
+def next_frames_name(style_names: Sequence[str], taken: Sequence[str]) -> str:
+    taken = set(taken)
+    number = 1
+    while frames_group_name(style_names, number) in taken:
+        number += 1
+    return frames_group_name(style_names, number)
+
+
+# A layer Restyle added, also after an editor numbered a duplicate name ("… #1" in GIMP).
+_MADE_BY_RESTYLE = re.compile(r"^.+ \((restyled|frames)( \d+)?(, cancelled)?\)( #\d+)?$")
 
 
 def is_result_name(name: str) -> bool:
     """A layer one of Restyle's jobs added: a result, a cancelled one, a frames group."""
-    if name.endswith(RESULT_MARKS):
-        return True
-    head, _, tail = name.rpartition(" (restyled ")
-    number = tail.removesuffix(", cancelled)").removesuffix(")")
-    return bool(head) and number.isdigit() and tail.endswith(")")
-
-
-def frames_group_name(style_names: Sequence[str]) -> str:
-    return f"{style_label(style_names)} (frames)"
+    return _MADE_BY_RESTYLE.match(name) is not None
 
 
 def frame_layer_name(index: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from restyle_client import estimate, presets
+from restyle_client.estimate import Speed
 from restyle_client.settings import DEFAULT_QUALITY, QUALITIES
 from restyle_client.stacking import earlier_results
 
@@ -10,26 +11,30 @@ PHOTO = (1200, 800)
 DRAFT, STANDARD, FINE, FULL = range(len(QUALITIES))
 
 
+CPU = Speed(iteration_s=0.05, megapixel_s=6.0)  # about a 2-core CPU's pace
+GPU = Speed(iteration_s=0.01, megapixel_s=0.02)
+
+
 def test_each_preset_takes_its_work_at_the_servers_speed():
-    speed = 1e6
-    seconds = presets.preset_seconds(*PHOTO, speed)
-    assert seconds[DRAFT] == estimate.job_work(*PHOTO, 512) / speed
-    assert seconds[STANDARD] == estimate.job_work(*PHOTO, 1024) / speed
-    assert seconds[FINE] == seconds[FULL] == estimate.job_work(*PHOTO) / speed  # never upscaled
+    seconds = presets.preset_seconds(*PHOTO, CPU)
+    assert seconds[DRAFT] == estimate.seconds(estimate.job_work(*PHOTO, 512), CPU)
+    assert seconds[STANDARD] == estimate.seconds(estimate.job_work(*PHOTO, 1024), CPU)
+    assert seconds[FINE] == seconds[FULL] == estimate.seconds(estimate.job_work(*PHOTO), CPU)  # never upscaled
     assert seconds[DRAFT] < seconds[STANDARD] < seconds[FULL]
 
 
 def test_a_slow_cpu_server_starts_at_a_draft():
-    seconds = presets.preset_seconds(*PHOTO, speed=estimate.job_work(*PHOTO, 512) / 240)  # a draft in 4 min
+    seconds = presets.preset_seconds(*PHOTO, CPU)
+    assert seconds[DRAFT] <= presets.PATIENCE < seconds[STANDARD]
     assert presets.default_preset(seconds) == DRAFT
 
 
 def test_a_fast_gpu_server_starts_at_full_quality():
-    assert presets.default_preset(presets.preset_seconds(*PHOTO, speed=1e9)) == FULL
+    assert presets.default_preset(presets.preset_seconds(*PHOTO, GPU)) == FULL
 
 
 def test_a_server_too_slow_for_anything_still_offers_its_quickest():
-    assert presets.default_preset(presets.preset_seconds(*PHOTO, speed=1.0)) == DRAFT
+    assert presets.default_preset(presets.preset_seconds(*PHOTO, Speed(10.0, 1000.0))) == DRAFT
 
 
 def test_until_the_server_has_measured_itself_nothing_is_promised():
@@ -39,7 +44,7 @@ def test_until_the_server_has_measured_itself_nothing_is_promised():
 
 
 def test_fewer_iterations_per_stage_take_less_time():
-    assert presets.preset_seconds(*PHOTO, 1e6, iterations=20)[STANDARD] < presets.preset_seconds(*PHOTO, 1e6)[STANDARD]
+    assert presets.preset_seconds(*PHOTO, CPU, iterations=20)[STANDARD] < presets.preset_seconds(*PHOTO, CPU)[STANDARD]
 
 
 def test_a_new_result_goes_on_top_of_the_earlier_results_of_its_content():

@@ -8,8 +8,10 @@ from restyle_client import texts
 from restyle_client.request import Pixels
 
 
-def progress(stage=1, stages=1, iteration=5, iterations=25, step=5, steps=25, eta=None, blocks=1):
-    return ev.Progress("j", stage, stages, iteration, iterations, step, steps, {}, 1.0, eta, blocks)
+def progress(stage=1, stages=1, iteration=5, iterations=25, step=5, steps=25, eta=None, blocks=1, fraction=None):
+    event = ev.Progress("j", stage, stages, iteration, iterations, step, steps, {}, 1.0, eta, blocks)
+    event.fraction = step / steps if fraction is None and steps else (fraction or 0.0)
+    return event
 
 
 def test_result_layers_are_named_after_their_styles_each_once():
@@ -107,8 +109,7 @@ def test_progress_news_carries_how_far_the_job_is():
 
 
 def test_the_bar_follows_the_share_of_work_the_server_reports():
-    event = progress(step=1, steps=4)
-    event.fraction = 0.1  # stage 1 of 4 is cheap: its iterations are a tenth of the work
+    event = progress(step=1, steps=4, fraction=0.1)  # stage 1 of 4 is cheap: a tenth of the work
     assert texts.news(event).percent == 10
 
 

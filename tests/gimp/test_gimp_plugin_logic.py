@@ -311,3 +311,43 @@ def test_a_running_server_is_used_as_it_is(tmp_path):
         reach_server(client, sink, with_keys=False, config=config)
         assert client.capabilities is not None
     assert not started.exists() and sink.texts == []
+
+
+# --- how long it will take, in the dialog ------------------------------------------------------
+
+
+def test_the_dialog_offers_each_working_size_once_with_its_time_on_this_server():
+    from restyle_gimp_estimate import note, offered_sizes
+
+    assert offered_sizes(1200, 800) == [("Draft (512 px)", 512), ("Standard (1024 px)", 1024), ("Full size (1200 px)", 0)]
+    from restyle_client.estimate import Speed
+
+    text = note(1200, 800, speed=Speed(0.05, 6.0), iterations=None)
+    assert text.startswith("On this server (Size, then time): Draft (512 px): ") and "Full size (1200 px): " in text
+
+
+def test_before_the_server_has_measured_itself_the_dialog_says_when_times_will_show():
+    from restyle_gimp_estimate import note
+
+    assert note(1200, 800, speed=None, iterations=None).startswith("Times show here once the server")
+
+
+def test_a_slow_server_suggests_a_quick_size_but_keeps_a_size_the_artist_set():
+    from restyle_client.estimate import Speed
+    from restyle_gimp_estimate import suggested_size
+
+    cpu, gpu = Speed(0.05, 6.0), Speed(0.01, 0.02)
+    assert suggested_size(1200, 800, speed=cpu, iterations=None, size=0) == 512
+    assert suggested_size(1200, 800, speed=gpu, iterations=None, size=0) == 0
+    assert suggested_size(1200, 800, speed=cpu, iterations=None, size=1024) == 1024
+    assert suggested_size(1200, 800, speed=None, iterations=None, size=0) == 0
+
+
+def test_no_server_means_no_speed_and_the_dialog_opens_at_once():
+    import time
+
+    from restyle_gimp_estimate import server_speed
+
+    started = time.monotonic()
+    assert server_speed("tcp://127.0.0.1:9", timeout=0.3) is None
+    assert time.monotonic() - started < 3

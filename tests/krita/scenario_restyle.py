@@ -12,7 +12,9 @@ import random
 import time
 
 from krita import Krita, Selection
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import QPoint, Qt, QTimer
+from PyQt5.QtGui import QImage
+from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -23,6 +25,7 @@ from PyQt5.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
 )
@@ -36,7 +39,11 @@ RESULT_NAME = "Stripes (restyled)"
 
 def scenarios(ctx):
     everything = [
+        ("first_open", first_open(ctx)),
         ("stylize", stylize(ctx)),
+        ("picking", picking(ctx)),
+        ("results", results(ctx)),
+        ("showcase", showcase(ctx)),
         ("reopen", reopen(ctx)),
         ("cancel", cancel(ctx)),
         ("regions", regions(ctx)),
@@ -149,11 +156,14 @@ def widget(dock, kind, name):
 
 
 def choose(combo, text):
-    index = combo.findText(text, Qt.MatchEndsWith)
+    """As a person picks: the quality's label may carry its time (\u201cDraft (512 px) \u00b7 about 1 min\u201d)."""
+    flags = Qt.MatchStartsWith if combo.objectName() == "restyle_quality" else Qt.MatchEndsWith
+    index = combo.findText(text, flags)
     assert index >= 0, (
         f"{text!r} is not offered in {combo.objectName()}: {[combo.itemText(i) for i in range(combo.count())]}"
     )
     combo.setCurrentIndex(index)
+    combo.activated.emit(index)
 
 
 def tick_style(dock, name):
@@ -209,6 +219,8 @@ def tidy_window():
     for name, dock in docks.items():
         if name not in ("KisLayerBox", "restyle_docker"):
             dock.hide()
+    if "restyle_docker" in docks and docks["restyle_docker"].isFloating():
+        docks["restyle_docker"].setFloating(False)
     return docks
 
 
@@ -277,7 +289,7 @@ def stylize(ctx):
             )
             if "shot" not in seen and progress.value() >= 60:
                 seen["shot"] = True
-                screenshot(ctx, "krita-docker.png")
+                screenshot(ctx, "krita-docker-pattern.png")
         seen["progress"].add(progress.value())
         if not seen["status"] or seen["status"][-1] != status.text():
             seen["status"].append(status.text())
@@ -350,6 +362,7 @@ def cancel(ctx):
         lambda: status.text().startswith(("Cancelled", "The server", "Restyle could")), 60, "the cancelled job to end"
     )
     rep["final_status"] = status.text()
+    rep["progress_after"] = widget(dock, QProgressBar, "restyle_progress").value()
     rep["layers"] = layer_list(doc)
     result = node_named(doc, "Stripes (restyled, cancelled)")
     if result is not None:
@@ -587,5 +600,243 @@ def regions(ctx):
         if row.objectName().startswith("restyle_region_") and row.objectName().endswith("_remove"):
             row.click()
     widget(dock, QCheckBox, "restyle_limit_selection").setChecked(True)
+    doc.setModified(False)
+    doc.close()
+
+
+# --- the first hour: finding the docker, picking layers, results, history, undo -------------
+
+
+def essentials_in_view(dock):
+    """Whether the style list and Start show inside the docker without scrolling."""
+    scroll = dock.findChild(QScrollArea, "restyle_scroll")
+    viewport = scroll.viewport()
+    seen = {}
+    for name, kind in (("restyle_styles", QListWidget), ("restyle_start", QPushButton)):
+        w = widget(dock, kind, name)
+        top_left = w.mapTo(viewport, QPoint(0, 0))
+        inside = viewport.rect().contains(top_left) and viewport.rect().contains(
+            top_left + QPoint(w.width() - 1, w.height() - 1)
+        )
+        seen[name] = bool(inside and w.isVisible() and dock.isVisible())
+    return seen
+
+
+def first_open(ctx):
+    """Krita's default layout, a fresh HOME: the menu action must bring the docker into view."""
+    rep = ctx.report["scenarios"]["first_open"]
+    app = Krita.instance()
+    qwindow = app.activeWindow().qwindow()
+    qwindow.setGeometry(QApplication.primaryScreen().geometry())
+    doc, view, content = make_document("first open")
+    yield ctx.sleep(0.5)
+    dock = next(d for d in qwindow.findChildren(QDockWidget) if d.objectName() == "restyle_docker")
+    rep["visible_before"] = dock.isVisible()
+    dock.hide()  # as on a first start, where the docker is not showing
+    yield ctx.sleep(0.2)
+    open_docker()
+    yield ctx.sleep(0.8)
+    rep["visible"] = dock.isVisible()
+    rep["floating"] = dock.isFloating()
+    rep["size"] = [dock.width(), dock.height()]
+    rep["in_view"] = essentials_in_view(dock)
+    screenshot(ctx, "krita-first-open.png")
+    doc.setModified(False)
+    doc.close()
+
+
+def box_contrast(styles, row):
+    """How far the tick box of an unticked row stands out from the row's background, in grey levels."""
+    rect = styles.visualItemRect(styles.item(row))
+    image = styles.viewport().grab(rect).toImage().convertToFormat(QImage.Format_RGB32)
+    background = image.pixelColor(image.width() - 2, image.height() // 2).lightness()
+    left = [
+        image.pixelColor(x, y).lightness() for x in range(min(30, image.width())) for y in range(image.height())
+    ]
+    return max(abs(value - background) for value in left)
+
+
+def click_name(styles, row):
+    """A real mouse click on the layer's name (not its box)."""
+    rect = styles.visualItemRect(styles.item(row))
+    QTest.mouseClick(styles.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(rect.left() + 60, rect.center().y()))
+
+
+def row_of(styles, name):
+    return next(i for i in range(styles.count()) if styles.item(i).text().strip() == name)
+
+
+def picking(ctx):
+    """Picking layers: a click on a name ticks it; the content never becomes a ticked style; refusals go stale."""
+    rep = ctx.report["scenarios"]["picking"]
+    doc, view, content = make_document("picking")
+    dock = yield from docker_listing(ctx, doc, content)
+    styles = widget(dock, QListWidget, "restyle_styles")
+    content_combo = widget(dock, QComboBox, "restyle_content")
+    status = widget(dock, QLabel, "restyle_status")
+    for i in range(styles.count()):
+        styles.item(i).setCheckState(Qt.Unchecked)
+    rep["box_contrast"] = box_contrast(styles, row_of(styles, "Stripes"))
+    yield ctx.Wait(lambda: content_combo.currentText().strip() == "Photo", 10, "the content to follow Photo")
+    swirls = doc.createNode("Swirls", "paintlayer")
+    doc.rootNode().addChildNode(swirls, None)
+    swirls.setPixelData(stripes(20, 20), 0, 0, 20, 20)
+    click_layer(doc, swirls)  # a layer just added is the current one
+    yield ctx.Wait(lambda: "Swirls" in offered_styles(dock), 10, "the docker to list Swirls")
+    yield ctx.Wait(lambda: content_combo.currentText().strip() == "Swirls", 10, "the content to follow Swirls")
+    rep["content_after_adding"] = content_combo.currentText().strip()
+    click_name(styles, row_of(styles, "Swirls"))
+    rep["ticked_by_name_click"] = styles.item(row_of(styles, "Swirls")).checkState() == Qt.Checked
+    rep["content_after_ticking"] = content_combo.currentText().strip()
+    click_name(styles, row_of(styles, "Stripes"))
+    click_name(styles, row_of(styles, "Stripes"))
+    rep["second_click_unticks"] = styles.item(row_of(styles, "Stripes")).checkState() == Qt.Unchecked
+    yield ctx.sleep(1.7)  # a refresh of the lists keeps the ticks and the content
+    rep["content_after_refresh"] = content_combo.currentText().strip()
+    choose(content_combo, "Swirls")
+    widget(dock, QPushButton, "restyle_start").click()
+    rep["refusal"] = status.text()
+    choose(content_combo, "Photo")
+    rep["status_after_fixing"] = status.text()
+    connection = dock.connection
+    rep["server_speed"] = repr(connection.speed)
+    connection.speed = None  # as before the server has measured itself
+    dock._show_estimates()
+    rep["quality_labels_unmeasured"] = [widget(dock, QComboBox, "restyle_quality").itemText(i) for i in range(4)]
+    dock._quality_chosen = False  # as in a fresh docker, where nobody has picked a quality yet
+    from restyle_client.estimate import Speed
+
+    connection.speed = Speed(iteration_s=0.05, megapixel_s=6.0)  # as a 2-core CPU server measures itself
+    dock._show_estimates()
+    quality = widget(dock, QComboBox, "restyle_quality")
+    rep["quality_labels_measured"] = [quality.itemText(i) for i in range(quality.count())]
+    rep["quality_default_measured"] = quality.currentText()
+    connection.speed = None
+    dock._show_estimates()
+    rep["iterations_label"] = [
+        label.text() for label in dock.findChildren(QLabel) if label.buddy() is widget(dock, QSpinBox, "restyle_iterations")
+    ]
+    doc.setModified(False)
+    doc.close()
+
+
+def results(ctx):
+    """Two tries on one photo: the second lands on top with its own name; history; one undo step each."""
+    rep = ctx.report["scenarios"]["results"]
+    doc, view, content = make_document("results")
+    yield ctx.sleep(0.2)
+    dock = yield from docker_listing(ctx, doc, content)
+    rep["before"] = layer_list(doc)
+    finished = ("Done", "The server", "Restyle could", "No Restyle")
+    first = yield from run_job(ctx, dock, doc, content, 3, finished)
+    widget(dock, QSpinBox, "restyle_seed").setValue(5)
+    second = yield from run_job(ctx, dock, doc, content, 3, finished)
+    rep["statuses"] = [first[-1], second[-1]]
+    rep["after_two"] = layer_list(doc)
+    history = dock.findChild(QListWidget, "restyle_history_list")
+    yield ctx.Wait(lambda: history.count() == 2, 10, "the history to list both results")
+    rep["history"] = [history.item(i).text() for i in range(history.count())]
+    rep["history_has_thumbnails"] = all(not history.item(i).icon().isNull() for i in range(history.count()))
+    older = history.item(1)
+    rect = history.visualItemRect(older)
+    QTest.mouseClick(history.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center())
+    yield ctx.sleep(0.3)
+    rep["visible_after_picking_older"] = {
+        node.name(): node.visible() for node in doc.rootNode().childNodes() if "restyled" in node.name()
+    }
+    widget(dock, QSpinBox, "restyle_seed").setValue(99)
+    history.setCurrentRow(0)
+    widget(dock, QPushButton, "restyle_history_reuse").click()
+    rep["seed_after_reuse"] = widget(dock, QSpinBox, "restyle_seed").value()
+    undo = Krita.instance().action("edit_undo")
+    doc.waitForDone()
+    undo.trigger()
+    yield ctx.sleep(0.5)
+    doc.waitForDone()
+    rep["after_one_undo"] = layer_list(doc)
+    undo.trigger()
+    yield ctx.sleep(0.5)
+    doc.waitForDone()
+    rep["after_two_undos"] = layer_list(doc)
+    undo.trigger()
+    yield ctx.sleep(0.5)
+    doc.waitForDone()
+    rep["after_three_undos"] = layer_list(doc)
+    yield ctx.sleep(1.7)
+    rep["history_after_undo"] = history.count()
+    doc.setModified(False)
+    doc.close()
+
+
+def photo_document(name):
+    """A real photograph with a real style image as a hidden layer (docs/images, free licences)."""
+    app = Krita.instance()
+    images = os.environ["RESTYLE_E2E_IMAGES"]
+    photo = QImage(os.path.join(images, "coffee.png")).convertToFormat(QImage.Format_ARGB32)
+    style = QImage(os.path.join(images, "deep-field.png")).convertToFormat(QImage.Format_ARGB32)
+    doc = app.createDocument(photo.width(), photo.height(), name, "RGBA", "U8", "", 72.0)
+    view = app.activeWindow().addView(doc)
+    root = doc.rootNode()
+    content = doc.createNode("Coffee", "paintlayer")
+    root.addChildNode(content, None)
+    content.setPixelData(qimage_bytes(photo), 0, 0, photo.width(), photo.height())
+    deep = doc.createNode("Deep field", "paintlayer")
+    root.addChildNode(deep, None)
+    deep.setPixelData(qimage_bytes(style), 0, 0, style.width(), style.height())
+    deep.setVisible(False)
+    doc.refreshProjection()
+    doc.waitForDone()
+    return doc, view, content
+
+
+def qimage_bytes(image):
+    """ARGB32 is BGRA in memory on little-endian machines: Krita's own order."""
+    ptr = image.constBits()
+    ptr.setsize(image.byteCount())
+    return bytes(ptr)
+
+
+def showcase(ctx):
+    """The README's screenshot: the docker at work on a photograph."""
+    rep = ctx.report["scenarios"]["showcase"]
+    docks = tidy_window()
+    doc, view, content = photo_document("Coffee")
+    yield ctx.sleep(0.3)
+    click_layer(doc, content)
+    dock = open_docker()
+    make_room(tidy_window())
+    yield ctx.Wait(lambda: "Deep field" in offered_styles(dock), 10, "the docker to list the photo's layers")
+    fit = Krita.instance().action("zoom_to_fit") or Krita.instance().action("toggle_zoom_to_fit")
+    if fit is not None:
+        fit.trigger()
+    else:
+        Krita.instance().activeWindow().activeView().canvas().setZoomLevel(1.0)
+    choose(widget(dock, QComboBox, "restyle_content"), "Coffee")
+    tick_style(dock, "Deep field")
+    choose(widget(dock, QComboBox, "restyle_quality"), "Draft")
+    widget(dock, QCheckBox, "restyle_limit_selection").setChecked(False)
+    widget(dock, QSpinBox, "restyle_seed").setValue(0)
+    choose(widget(dock, QComboBox, "restyle_preserve_colors"), "(matched histogram)")
+    widget(dock, QSpinBox, "restyle_iterations").setValue(2)
+    start = widget(dock, QPushButton, "restyle_start")
+    status = widget(dock, QLabel, "restyle_status")
+    yield from press_start(ctx, dock, lambda text: not text.endswith("\u2026"), 90)  # a first try, for the history
+    choose(widget(dock, QComboBox, "restyle_preserve_colors"), "The style's")
+    widget(dock, QSpinBox, "restyle_iterations").setValue(8)
+    progress = widget(dock, QProgressBar, "restyle_progress")
+    shot = {}
+
+    def watch():
+        if "taken" not in shot and progress.value() >= 55 and node_named(doc, "Restyle preview") is not None:
+            shot["taken"] = progress.value()
+            screenshot(ctx, "krita-docker.png")
+        return start.isEnabled() and status.text().startswith(("Done", "The", "Restyle"))
+
+    start.click()
+    yield ctx.Wait(watch, 120, "the photograph to be restyled")
+    rep["shot_at"] = shot.get("taken")
+    rep["status"] = widget(dock, QLabel, "restyle_status").text()
+    yield ctx.sleep(0.3)
+    screenshot(ctx, "krita-docker-done.png")
     doc.setModified(False)
     doc.close()

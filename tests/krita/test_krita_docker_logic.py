@@ -211,12 +211,13 @@ def test_a_region_whose_mask_covers_nothing_is_named_as_the_docker_shows_it():
 def test_the_content_follows_the_current_layer_unless_it_is_ticked_as_a_style():
     lists = lists_of(picture())
     assert content_for(lists, "{Dots}", set(), None) == "{Dots}"
-    assert content_for(lists, "{Dots}", {"{Dots}"}, None) == "{Photo}", "a style just added is current"
+    assert content_for(lists, "{Dots}", {"{Dots}"}, None, previous="{Photo}") == "{Photo}", "a style just added"
 
 
 def test_without_a_usable_current_layer_the_last_content_or_the_bottom_paint_layer_is_chosen():
     lists = lists_of(Document(Node("Photo"), Node("Photo (restyled)"), Node("Swirls"), active=None))
     assert content_for(lists, None, {"{Swirls}"}, None) == "{Photo}"
+    assert content_for(lists, None, {"{Swirls}"}, None, previous="{Photo (restyled)}") == "{Photo (restyled)}"
     assert content_for(lists, None, {"{Swirls}"}, "{Photo (restyled)}") == "{Photo (restyled)}"
     assert fallback_content(lists, {"{Photo}"}, "{Photo}") == "{Swirls}", "never a ticked style"
 

@@ -130,8 +130,9 @@ def krita_run(tmp_path_factory) -> KritaRun:
                 home,
                 SCENARIO,
                 out,
-                timeout=170,
+                timeout=300,
                 env_extra={
+                    "RESTYLE_E2E_IMAGES": str(kritarun.REPO / "docs" / "images"),
                     "RESTYLE_E2E_DEAD_ENDPOINT": free_endpoint(),
                     "RESTYLE_E2E_AUTOSTART_ENDPOINT": free_endpoint(),
                     "RESTYLE_E2E_SERVER_COMMAND": json.dumps(autostart_command),
@@ -140,8 +141,9 @@ def krita_run(tmp_path_factory) -> KritaRun:
         finally:
             stop_autostarted(pid_file)
     shot_dir = os.environ.get("RESTYLE_KRITA_SCREENSHOT_DIR")
-    if shot_dir and (out / "krita-docker.png").exists():
-        shutil.copy2(out / "krita-docker.png", Path(shot_dir) / "krita-docker.png")
+    for shot in ("krita-docker.png", "krita-first-open.png"):
+        if shot_dir and (out / shot).exists():
+            shutil.copy2(out / shot, Path(shot_dir) / shot)
     return KritaRun(rc, report, log, out, home)
 
 
@@ -281,3 +283,86 @@ def test_regions_pair_masks_with_their_own_styles(krita_run):
     assert regions["status"].startswith("Done"), regions["status"]
     names = [layer["name"] for layer in regions["layers"]]
     assert names.index("Stripes + Dots (restyled)") == names.index("Photo") + 1, names
+
+
+# --- the artist's first hour (issue 14) -------------------------------------------------------
+
+
+def test_the_menu_action_brings_a_hidden_docker_into_view_with_style_and_start_unscrolled(krita_run):
+    first = krita_run.scenario("first_open")
+    assert first["visible"], first
+    assert first["in_view"] == {"restyle_styles": True, "restyle_start": True}, first
+    width, height = first["size"]
+    assert width >= 250 and height >= 300, first
+    assert (krita_run.out / "krita-first-open.png").exists()
+
+
+def test_clicking_a_layers_name_picks_it_and_the_box_shows_in_the_dark_theme(krita_run):
+    picking = krita_run.scenario("picking")
+    assert picking["ticked_by_name_click"] and picking["second_click_unticks"], picking
+    assert picking["box_contrast"] >= 40, f"an unticked box is only {picking['box_contrast']} grey levels off"
+
+
+def test_the_content_is_never_a_layer_ticked_as_style(krita_run):
+    picking = krita_run.scenario("picking")
+    assert picking["content_after_adding"] == "Swirls", "the content follows the current layer"
+    assert picking["content_after_ticking"] == "Photo", picking
+    assert picking["content_after_refresh"] == "Photo", picking
+
+
+def test_a_refusal_goes_away_once_its_cause_is_fixed(krita_run):
+    picking = krita_run.scenario("picking")
+    assert picking["refusal"] == "The content layer cannot also be its own style.", picking
+    assert picking["status_after_fixing"] == "Pick a style layer, then Start.", picking
+
+
+def test_each_quality_says_how_long_it_takes_once_the_server_has_measured_its_speed(krita_run):
+    picking = krita_run.scenario("picking")
+    assert picking["quality_labels_unmeasured"] == ["Draft (512 px)", "Standard (1024 px)", "Fine (2048 px)", "Full size"]
+    measured = picking["quality_labels_measured"]
+    assert all("\u00b7 about " in label for label in measured), measured
+    assert picking["quality_default_measured"] == measured[-1], "a 64x48 layer is quick at full size everywhere"
+    assert picking["iterations_label"] == ["Iterations per stage"]
+
+
+def test_a_second_result_goes_on_top_of_the_first_with_its_own_name(krita_run):
+    results = krita_run.scenario("results")
+    assert all(status.startswith("Done") for status in results["statuses"]), results["statuses"]
+    names = [layer["name"] for layer in results["after_two"]]
+    photo = names.index("Photo")
+    assert names[photo + 1 : photo + 3] == ["Stripes (restyled)", "Stripes (restyled 2)"], names
+    assert "Restyle preview" not in names
+
+
+def test_one_job_is_one_undo_step_and_undo_never_brings_back_the_preview(krita_run):
+    results = krita_run.scenario("results")
+    before = [layer["name"] for layer in results["before"]]
+    after_one = [layer["name"] for layer in results["after_one_undo"]]
+    after_two = [layer["name"] for layer in results["after_two_undos"]]
+    after_three = [layer["name"] for layer in results["after_three_undos"]]
+    photo = before.index("Photo")
+    assert after_one == [*before[: photo + 1], "Stripes (restyled)", *before[photo + 1 :]], after_one
+    assert after_two == before, after_two
+    for names in (after_one, after_two, after_three):
+        assert "Restyle preview" not in names, names
+    assert results["history_after_undo"] == 0, "results undone leave the history"
+
+
+def test_the_history_compares_results_and_restores_their_settings(krita_run):
+    results = krita_run.scenario("results")
+    newest, older = results["history"]
+    assert newest.startswith("Stripes (restyled 2)\n") and "seed 5" in newest, newest
+    assert older.startswith("Stripes (restyled)\n") and "seed 0" in older and "Full" in older, older
+    assert results["history_has_thumbnails"]
+    assert results["visible_after_picking_older"] == {"Stripes (restyled)": True, "Stripes (restyled 2)": False}
+    assert results["seed_after_reuse"] == 5
+
+
+def test_the_progress_bar_empties_after_a_cancel(krita_run):
+    assert krita_run.scenario("cancel")["progress_after"] == 0
+
+
+def test_the_docker_restyles_a_photograph_for_the_readme(krita_run):
+    showcase = krita_run.scenario("showcase")
+    assert showcase["status"].startswith("Done"), showcase["status"]
+    assert showcase["shot_at"] is not None and (krita_run.out / "krita-docker.png").exists()

@@ -94,7 +94,7 @@ def _fail(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
 def _run(procedure, run_mode, image, drawables, config, run_data):
     if run_mode == Gimp.RunMode.INTERACTIVE:
         _preselect_style(image, drawables, config)
-        if not _dialog(procedure, config):
+        if not _dialog(procedure, config, _time_note(drawables, config)):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     missing = missing_packages()
     if missing:
@@ -126,16 +126,38 @@ def _preselect_style(image, drawables, config):
         config.set_property("style-layer", others[0])
 
 
-def _dialog(procedure, config) -> bool:
+def _time_note(drawables, config):
+    """Each working size with its time on the server, when one answers at once; the size
+    set to a quick one when the layer's own size would take long there."""
+    if len(drawables) != 1 or missing_packages() or config.get_property("server-key-file"):
+        return None
+    from restyle_gimp_estimate import note, server_speed, suggested_size
+
+    width, height = drawables[0].get_width(), drawables[0].get_height()
+    iterations = config.get_property("iterations") or None
+    speed = server_speed(config.get_property("endpoint"))
+    size = suggested_size(width, height, speed, iterations, config.get_property("size"))
+    config.set_property("size", size)
+    return note(width, height, speed, iterations)
+
+
+def _dialog(procedure, config, time_note=None) -> bool:
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
 
     GimpUi.init(PROCEDURE_NAME)
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title="Restyle")
+    if time_note:
+        label = dialog.get_label("time-note", time_note, False, False)
+        for call, value in (("set_line_wrap", True), ("set_max_width_chars", 48), ("set_xalign", 0.0)):
+            if hasattr(label, call):
+                getattr(label, call)(value)
     containers = []
     for fill, groups in ((dialog.fill_frame, DIALOG_FRAMES), (dialog.fill_expander, DIALOG_EXPANDERS)):
         for container, title, names in groups:
             dialog.get_label(f"{container}-title", title, False, False)
+            if time_note and "size" in names:
+                names = (*names[: names.index("size") + 1], "time-note", *names[names.index("size") + 1 :])
             dialog.fill_box(f"{container}-box", list(names))
             fill(container, f"{container}-title", False, f"{container}-box")
             containers.append(container)
@@ -273,6 +295,17 @@ def _drawable_mask(drawable, area):
 # ---- layers out -------------------------------------------------------------------
 
 
+def _all_layers(image):
+    """Every layer of the image, inside groups too: result names are unique in the image."""
+    pending, found = list(image.get_layers()), []
+    while pending:
+        layer = pending.pop()
+        found.append(layer)
+        if layer.is_group():
+            pending.extend(layer.get_children())
+    return found
+
+
 class _Changes:
     """Everything the job adds to the image: one undo group, begun at the first change.
 
@@ -297,7 +330,7 @@ class _Changes:
         if self.group is None:
             self._begin()
             self.group = Gimp.GroupLayer.new(self.image, frames_group_name(self.style_names))
-            self.image.insert_layer(self.group, self.content.get_parent(), self.image.get_item_position(self.content))
+            self.image.insert_layer(self.group, self.content.get_parent(), self._top_of_results())
         layer = self._layer(frame_layer_name(index), pixels, self.group, 0)
         if (layer.get_width(), layer.get_height()) != (self.content.get_width(), self.content.get_height()):
             layer.scale(self.content.get_width(), self.content.get_height(), False)
@@ -306,12 +339,22 @@ class _Changes:
         Gimp.displays_flush()
 
     def result(self, pixels, cancelled):
-        from restyle_client.texts import result_layer_name
+        """On top of the content's earlier results (and this job's frames), named apart from them."""
+        from restyle_client.texts import next_result_name
 
         self._begin()
-        anchor = self.group if self.group is not None else self.content
-        name = result_layer_name(self.style_names, cancelled)
-        self._layer(name, pixels, self.content.get_parent(), self.image.get_item_position(anchor))
+        name = next_result_name(self.style_names, cancelled, [layer.get_name() for layer in _all_layers(self.image)])
+        self._layer(name, pixels, self.content.get_parent(), self._top_of_results())
+
+    def _top_of_results(self):
+        """The stack position right above the content's earlier results: 0 is the top."""
+        from restyle_client.stacking import earlier_results
+
+        parent = self.content.get_parent()
+        siblings = parent.get_children() if parent is not None else self.image.get_layers()  # top first
+        position = self.image.get_item_position(self.content)
+        above = [layer.get_name() for layer in reversed(siblings[:position])]  # nearest first
+        return position - earlier_results(above)
 
     def close(self):
         if self.undo_open:

@@ -18,6 +18,7 @@ from PyQt5.QtCore import QObject, QSocketNotifier, QTimer, pyqtSignal
 from restyle_client import events as ev
 from restyle_client import launcher, texts
 from restyle_client.client import Client, ServerUnavailable
+from restyle_client.estimate import Speed
 from restyle_client.request import Request
 
 from .server_state import ServerState
@@ -39,7 +40,7 @@ class Connection(QObject):
         self.server_config = server_config
         self.state = ServerState.UNKNOWN
         self.detail = ""
-        self.speed: float | None = None  # work per second the server measured on its device
+        self.speed: Speed | None = None  # the pace the server measured on its device
         self._client: Client | None = None
         self._notifier: QSocketNotifier | None = None
         self._handlers: dict[str, Handler] = {}
@@ -105,8 +106,7 @@ class Connection(QObject):
         if ok:
             self._launch = None
             self._seen_at = time.monotonic()
-            speed = info.get("speed") if isinstance(info, dict) else None
-            self.speed = float(speed) if isinstance(speed, (int, float)) and speed > 0 else None
+            self.speed = Speed.parse(info.get("speed")) if isinstance(info, dict) else None
             self._connect(info if isinstance(info, dict) else None)
             self._set_state(ServerState.CONNECTED, texts.connected_text(self.endpoint, detail))
             waiting, self._waiting = self._waiting, []

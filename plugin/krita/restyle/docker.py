@@ -24,6 +24,7 @@ from PyQt5.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -45,7 +46,7 @@ from .weights_panel import FIRST_TEXT, WeightsPanel
 
 DOCKER_ID = "restyle_docker"
 IDLE_TEXT = "Pick a style layer, then Start."
-MIN_WIDTH = 300
+MIN_WIDTH = 260
 THUMB = 48
 # Krita's dark theme draws an unticked box a few grey levels off its background: draw our own.
 STYLE_LIST_SHEET = """
@@ -53,6 +54,12 @@ QListWidget::indicator { width: 13px; height: 13px; border: 2px solid palette(hi
 QListWidget::indicator:unchecked { background: palette(base); }
 QListWidget::indicator:checked { background: palette(highlight); }
 """
+
+
+def _shrinkable(combo: QComboBox) -> QComboBox:
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+    return combo
 
 
 def _spin(box, control: settings.Range):
@@ -70,9 +77,9 @@ class RegionRow(QWidget):
         self.setObjectName(f"restyle_region_{index}")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.mask = QComboBox(objectName=f"restyle_region_{index}_mask")
+        self.mask = _shrinkable(QComboBox(objectName=f"restyle_region_{index}_mask"))
         self.mask.setToolTip("Where this region's style goes")
-        self.style = QComboBox(objectName=f"restyle_region_{index}_style")
+        self.style = _shrinkable(QComboBox(objectName=f"restyle_region_{index}_style"))
         self.style.setToolTip("The style for this region")
         remove = QToolButton(text="\u2715", objectName=f"restyle_region_{index}_remove")
         remove.setToolTip("Remove this region")
@@ -140,6 +147,7 @@ class RestyleDocker(DockWidget):
         self._complaint = False  # the status shows why Start refused, until the person changes something
         self._quality_chosen = False  # the person picked a quality: estimates no longer move it
         self._content_size: tuple[int, int] | None = None
+        self._previous_content: str | None = None  # before the content followed the current layer
         self._icons: dict[str, object] = {}
         self._build()
         self._refresh_timer = QTimer(self)
@@ -152,6 +160,7 @@ class RestyleDocker(DockWidget):
     def _build(self) -> None:
         body = QWidget()
         col = QVBoxLayout(body)
+        col.setContentsMargins(4, 4, 4, 4)
         self.weights_panel = WeightsPanel(lambda: self.connection)
         col.addWidget(self.weights_panel)
         form = QFormLayout()
@@ -199,7 +208,8 @@ class RestyleDocker(DockWidget):
 
         look_box = QGroupBox("Look")
         look = QFormLayout(look_box)
-        self.limit = QCheckBox("Only change the selected area", objectName="restyle_limit_selection")
+        self.limit = QCheckBox("Only the selected area", objectName="restyle_limit_selection")
+        self.limit.setToolTip("With a selection, only the selected area changes, with its soft edges blended")
         self.limit.setChecked(True)
         look.addRow(self.limit)
         self.strength = _spin(QDoubleSpinBox(objectName="restyle_strength", decimals=2), settings.STRENGTH)
@@ -237,6 +247,7 @@ class RestyleDocker(DockWidget):
         server = QHBoxLayout()
         self.connection_label = QLabel("Server: not checked yet", objectName="restyle_connection", wordWrap=True)
         self.connection_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.connection_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # an address does not wrap
         server.addWidget(self.connection_label, 1)
         check = QToolButton(text="\u27f3", objectName="restyle_check_server")
         check.setToolTip("Check the connection to the server again")
@@ -251,11 +262,20 @@ class RestyleDocker(DockWidget):
         col.addLayout(endpoint_row)
         col.addStretch(1)
 
+        for combo in body.findChildren(QComboBox):  # long layer names and timed labels must not widen the docker
+            _shrinkable(combo)
+        for form_layout in body.findChildren(QFormLayout):  # a narrow docker puts labels above their fields
+            form_layout.setRowWrapPolicy(QFormLayout.WrapLongRows)
         scroll = QScrollArea(objectName="restyle_scroll")
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
         scroll.setMinimumSize(MIN_WIDTH, self.minimum_height())
+
+    def wanted_width(self) -> int:
+        """Wide enough that nothing is cut off at the right."""
+        return max(MIN_WIDTH, self.widget().widget().minimumSizeHint().width() + 24)
 
     def minimum_height(self) -> int:
         """Tall enough to show the content, the styles, the quality and Start unscrolled."""
@@ -267,6 +287,7 @@ class RestyleDocker(DockWidget):
         self._lists = None
         self._active_id = None
         self._content_size = None
+        self._previous_content = None
         self.refresh_layers()
         self._show_job()
 
@@ -300,7 +321,11 @@ class RestyleDocker(DockWidget):
         active_id = current_layer(doc)
         if active_id != self._active_id:
             self._active_id = active_id
-            self._choose_content(content_for(lists, active_id, self._ticked(), self._last_used()))
+            before = self.content.currentData()
+            chosen = content_for(lists, active_id, self._ticked(), self._last_used(), self._previous_content)
+            if chosen != before:
+                self._previous_content = before
+            self._choose_content(chosen)
         self._show_estimates()
 
     def _mark(self, item: QListWidgetItem, ticked: bool) -> None:
@@ -328,7 +353,7 @@ class RestyleDocker(DockWidget):
     def _styles_changed(self, _item=None) -> None:
         ticked = self._ticked()
         if self.content.currentData() in ticked and self._lists is not None:
-            self._choose_content(fallback_content(self._lists, ticked, self._last_used()))
+            self._choose_content(fallback_content(self._lists, ticked, self._last_used(), self._previous_content))
         self._changed()
 
     def _content_changed(self, _index=None) -> None:

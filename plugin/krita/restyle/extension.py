@@ -50,8 +50,11 @@ def bring_into_view(qwindow, dock) -> None:
     dock.show()
     dock.raise_()
     wanted = max(dock.minimumSizeHint().height(), (dock.widget().minimumHeight() if dock.widget() else 0) + 30)
+    width = dock.wanted_width() if hasattr(dock, "wanted_width") else 0
     if not dock.isFloating() and dock.height() < wanted:
         qwindow.resizeDocks([dock], [wanted], Qt.Vertical)
+    if not dock.isFloating() and dock.width() < width:
+        qwindow.resizeDocks([dock], [width], Qt.Horizontal)
     QTimer.singleShot(100, lambda: _float_if_squeezed(qwindow, dock, wanted))
 
 

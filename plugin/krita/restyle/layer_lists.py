@@ -84,21 +84,27 @@ def current_layer(document) -> str | None:
     return nodes.node_id(active)
 
 
-def content_for(lists: LayerLists, current: str | None, styles: Collection[str], last: str | None) -> str | None:
+def content_for(
+    lists: LayerLists, current: str | None, styles: Collection[str], last: str | None, previous: str | None = None
+) -> str | None:
     """The layer to restyle: the current one, unless it is ticked as a style (a style
     layer just added is current, and restyling a style with itself is never meant)."""
     offered = {layer.uid for layer in lists.layers}
     if current in offered and current not in styles:
         return current
-    return fallback_content(lists, styles, last)
+    return fallback_content(lists, styles, last, previous)
 
 
-def fallback_content(lists: LayerLists, styles: Collection[str], last: str | None) -> str | None:
-    """The layer last restyled, else the bottom-most paint layer that is neither a style
-    nor a result (usually the photo or drawing the document was made from)."""
+def fallback_content(
+    lists: LayerLists, styles: Collection[str], last: str | None, previous: str | None = None
+) -> str | None:
+    """The layer last restyled, else the content shown before it followed the current
+    layer onto a style, else the bottom-most paint layer that is neither a style nor a
+    result (usually the photo or drawing the document was made from)."""
     offered = {layer.uid for layer in lists.layers}
-    if last in offered and last not in styles:
-        return last
+    for uid in (last, previous):
+        if uid in offered and uid not in styles:
+            return uid
     candidates = [layer for layer in reversed(lists.layers) if layer.uid not in styles]
     for layer in candidates:
         if layer.kind == "paintlayer" and not is_result_name(layer.name):
