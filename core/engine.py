@@ -138,8 +138,10 @@ class StyleTransfer:
         final_size = prep.full_size if job.full_resolution else prep.out_size
         sizes, iterations = _schedule(job, prep)
         if prep.weights.style == 0 and prep.weights.tv == 0 and isinstance(job.init, str) and job.init == "content":
-            # Nothing to optimise: the content is already where the loss is zero.
-            yield Result(to_array(self._render(resize(prep.seen, final_size), prep, final_size)), False, {}, 0.0, 0)
+            # Nothing to optimise: the content is already where the loss is zero.  It
+            # comes back as it was given, the colour under partial transparency included.
+            content = prep.original if prep.alpha is None else torch.cat([prep.original, prep.alpha], 1)
+            yield Result(to_array(resize(content, final_size, up="bilinear")), False, {}, 0.0, 0)
             return
         stages = [_Stage(size, count, job.optimizer, job.learning_rate, prep.content_layers, prep.style_layers,
                          prep.weights) for size, count in zip(sizes, iterations, strict=True)]

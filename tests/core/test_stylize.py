@@ -286,3 +286,10 @@ def test_progress_weighs_each_iteration_by_what_its_size_costs(engine, monkeypat
     assert progress[-1].fraction == pytest.approx(1.0)
     share = end_of_first.fraction
     assert end_of_first.eta == pytest.approx(end_of_first.elapsed * (1 - share) / share, rel=1e-6)
+
+
+def test_strength_zero_returns_a_half_transparent_content_exactly(engine):
+    content = gradient(alpha=True)
+    content[..., 3] = np.linspace(0, 1, content.shape[1], dtype=np.float32)[None, :]
+    _, result = run(engine, Job(content=content, regions=[Region([StyleImage(stripes())])], strength=0.0))
+    assert np.array_equal(result.image, content)
