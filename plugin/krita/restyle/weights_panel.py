@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 from restyle_client import launcher, weights_setup
 
 from .server_state import ServerState
@@ -24,20 +24,19 @@ FIRST_TEXT = "First get VGG19's weights: Download them, or Use a file I have\u20
 STARTING_TEXT = "The weights are in place. Starting the Restyle server\u2026"
 
 
-class WeightsPanel(QWidget):
+class WeightsPanel(QGroupBox):
     """Shown while the server this docker would start lacks its weights."""
 
     _progressed = pyqtSignal(object, object, str)  # bytes done, bytes in all or None, verb
     _ended = pyqtSignal(str)  # "" when the file is in place, else what went wrong
 
     def __init__(self, connection: Callable[[], object]) -> None:
-        super().__init__(objectName="restyle_weights")
+        super().__init__("Needed once: the network's weights", objectName="restyle_weights")
         self._connection = connection  # the docker's current Connection, to start the server with
         self._cancel = threading.Event()
         self._busy = False
         self.target = weights_setup.checkpoint_path()
         col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 6)
         self.text = _label("restyle_weights_text")
         col.addWidget(self.text)
         buttons = QHBoxLayout()
