@@ -4,17 +4,21 @@
     python3 install.py              # everything
     python3 install.py --dry-run    # show what would happen
     python3 install.py --uninstall  # remove exactly what an earlier run added
+    python3 install.py --download-weights  # also fetch VGG19's weights now (548 MB, once)
 
 Only the standard library is used, so any Python 3.9 or newer can run this before
 anything else is installed.  Every change is recorded in a manifest, which is what
 makes re-running safe and `--uninstall` exact; so is which of the files the server may
 make later (its log, VGG19's weights) were not there yet.  The checkout is only read.
+What venv and pip print goes to a log file, named when a step fails; the terminal gets
+one line per step.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +26,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -41,7 +46,20 @@ SOURCE_IGNORE = shutil.ignore_patterns(
 # in the user's cache, where --uninstall cannot tell it from anything else's.
 PIP_OPTIONS = ("--no-cache-dir", "--disable-pip-version-check")
 SERVER_LOG = "server.log"  # plugin/restyle_client/launcher.py: the log of a server an editor starts
-WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"  # core/weights.py: TORCHVISION_FILE
+INSTALL_LOG = "install.log"
+
+
+def load_weights_setup():
+    """plugin/restyle_client/weights_setup.py, by path: it is stdlib-only, and nothing of the project
+    is installed yet.  It names VGG19's file, where the server looks for it, and fetches it."""
+    path = REPO / "plugin" / "restyle_client" / "weights_setup.py"
+    spec = importlib.util.spec_from_file_location("restyle_weights_setup", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+WEIGHTS = load_weights_setup()
 
 
 class InstallError(RuntimeError):
@@ -61,7 +79,7 @@ class Places:
         self.custom_home = environ is None and home != Path.home()
         # With --home, the user's own XDG/APPDATA variables would point outside it.
         get = (lambda key: None) if self.custom_home else env.get
-        self._get = get
+        self._environ = {} if self.custom_home else env
         if platform.startswith("win"):
             self.config = Path(get("APPDATA") or home / "AppData" / "Roaming")
             self.data = Path(get("LOCALAPPDATA") or home / "AppData" / "Local")
@@ -92,19 +110,21 @@ class Places:
         return self.restyle_data / SERVER_LOG
 
     @property
-    def torch_hub(self) -> Path:
-        """torch.hub.get_dir(), where the server downloads VGG19's weights (torch uses the XDG cache
-        on every platform)."""
-        torch_home = self._get("TORCH_HOME")
-        cache = Path(self._get("XDG_CACHE_HOME") or self.home / ".cache")
-        return (Path(torch_home) if torch_home else cache / "torch") / "hub"
+    def install_log(self) -> Path:
+        return self.restyle_data / INSTALL_LOG
+
+    @property
+    def weights(self) -> Path:
+        """Where the server looks for VGG19's weights: torch's hub cache (the XDG cache on every
+        platform), as weights_setup works it out."""
+        return WEIGHTS.checkpoint_path(self._environ, self.home)
 
     def server_files(self) -> list[Path]:
         """The files a server started from this install may write: its log (where server.json says,
         and where the launcher puts it when server.json says nothing) and VGG19's weights, with
-        their partial download."""
-        weights = self.torch_hub / "checkpoints" / WEIGHTS_FILE
-        return [self.server_log, self.restyle_config / SERVER_LOG, weights, weights.with_suffix(".partial")]
+        their partial download (which the editors and --download-weights make the same way)."""
+        weights = self.weights
+        return [self.server_log, self.restyle_config / SERVER_LOG, weights, WEIGHTS.partial_path(weights)]
 
     def venv_program(self, name: str) -> Path:
         if self.platform.startswith("win"):
@@ -226,16 +246,59 @@ class Installer:
         self.manifest = Manifest(places.manifest)
         self.notes: list[str] = []  # what the user still has to do
         self.krita_python = BUNDLED_KRITA_PYTHON
+        self._log_file = None  # the install log, opened by the first command run
+
+    def close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     def say(self, message: str) -> None:
         self.log(("would " if self.dry_run else "") + message)
 
-    def run(self, command: list[str]) -> None:
-        self.say("run: " + " ".join(command))
-        if not self.dry_run:
-            result = subprocess.run(command)
-            if result.returncode != 0:
-                raise InstallError(f"this command failed (exit code {result.returncode}): {' '.join(command)}")
+    def run(self, command: list[str], step: str) -> None:
+        """One line on the terminal for the step; what the command prints goes to the install log."""
+        if self.dry_run:
+            self.say("run: " + " ".join(command))
+            return
+        log = self.open_log()
+        log.write(f"\n$ {' '.join(command)}\n")
+        log.flush()
+        self.progress(f"{step}\u2026 ")
+        started = time.monotonic()
+        try:
+            code = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT).returncode
+        except OSError as exc:
+            log.write(f"{exc}\n")
+            code = -1
+        log.flush()
+        if code != 0:
+            self.log("failed")
+            raise InstallError(
+                f"{step} failed (exit code {code}). The full log is {self.places.install_log}; it ends:\n"
+                + log_tail(self.places.install_log)
+            )
+        self.log(f"done ({seconds_text(time.monotonic() - started)})")
+
+    def progress(self, text: str) -> None:
+        """The start of a step's line; its end ("done", "failed") comes through `log`."""
+        if self.log is print:
+            print(text, end="", flush=True)
+        else:
+            self.log(text)
+
+    @property
+    def logged(self) -> bool:
+        """Whether this run wrote the install log."""
+        return self._log_file is not None
+
+    def open_log(self):
+        if self._log_file is None:
+            path = self.places.install_log
+            self.make_parents(path)
+            self.manifest.add_path(path)
+            self._log_file = open(path, "w", encoding="utf-8")  # kept open across the steps
+        return self._log_file
 
     def save_manifest(self) -> None:
         self.make_parents(self.manifest.path)
@@ -295,17 +358,17 @@ class Installer:
         if not venv.exists():
             if not self.dry_run:
                 self.make_parents(venv)  # recorded, so that --uninstall removes them too
-            self.run([python, "-m", "venv", str(venv)])
+            self.run([python, "-m", "venv", str(venv)], f"Making the server's virtual environment {venv}")
             if not self.dry_run:
                 self.manifest.venv = str(venv)
                 self.save_manifest()
         else:
             self.say(f"reuse the virtual environment {venv}")
-        self.run(pip + ["--upgrade", "pip"])
+        self.run(pip + ["--upgrade", "pip"], "Updating its pip")
         torch = pip + [f"torch=={TORCH_VERSION}"]
         if torch_index:
             torch += ["--index-url", torch_index]
-        self.run(torch)
+        self.run(torch, f"Installing torch {TORCH_VERSION} into it (the largest download: minutes)")
         self.install_from_copy(pip)
 
     def install_from_copy(self, pip: list[str]) -> None:
@@ -316,7 +379,7 @@ class Installer:
             copy = Path(tmp) / "restyle"
             if not self.dry_run:
                 shutil.copytree(REPO, copy, symlinks=True, ignore=SOURCE_IGNORE)
-            self.run(pip + [str(copy)])
+            self.run(pip + [str(copy)], "Installing the Restyle server into it")
 
     def write_server_config(self, endpoint: str) -> None:
         config = {
@@ -326,6 +389,39 @@ class Installer:
             "installed_from": str(REPO),
         }
         self.write_file(self.places.restyle_config / "server.json", json.dumps(config, indent=1) + "\n")
+
+    # --- VGG19's weights ---
+
+    def download_weights(self, url: str | None, hash_prefix: str | None) -> bool:
+        """Fetch the weights to where the server looks, as the editors would on their first run;
+        a failure is a note for the user (everything else is installed by then), and False."""
+        target = self.places.weights
+        if target.is_file():
+            self.log(f"VGG19's weights are already in place: {target}")
+            return True
+        source = url or WEIGHTS.URL
+        self.say(f"download {source} ({WEIGHTS.SIZE_TEXT}) to {target}")
+        if self.dry_run:
+            return True
+        shown = [-1]
+
+        def progress(done: int, total: int | None) -> None:
+            percent = int(100 * done / total) if total else -1
+            if sys.stdout.isatty() and percent != shown[0]:
+                shown[0] = percent
+                print("\r" + WEIGHTS.progress_text(done, total), end="", flush=True)
+
+        started = time.monotonic()
+        try:
+            WEIGHTS.download(target, url=source, hash_prefix=hash_prefix, progress=progress)
+        except WEIGHTS.SetupError as exc:
+            self.notes.append(f"VGG19's weights were not downloaded. {exc}")
+            return False
+        finally:
+            if shown[0] != -1:
+                print()  # ends the line the progress was rewriting
+        self.log(f"VGG19's weights are in place ({seconds_text(time.monotonic() - started)}): {target}")
+        return True
 
     # --- Krita ---
 
@@ -384,7 +480,7 @@ class Installer:
             ]
             for platform in platforms:
                 command += ["--platform", platform]
-            self.run(command + list(CLIENT_DEPS))
+            self.run(command + list(CLIENT_DEPS), f"Downloading {' and '.join(CLIENT_DEPS)} for Krita's own Python")
             if self.dry_run:
                 self.say(f"unpack the wheels into {folder}")
                 return
@@ -493,6 +589,27 @@ class Installer:
             write_exactly(kritarc, text)
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join("  " + line for line in text.rstrip().splitlines()[-lines:])
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def this_script() -> str:
+    """How to name install.py to the user: relative to where they are, when it is below."""
+    here = Path(__file__).resolve()
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
+
+
 def missing_parents(path: Path) -> list[Path]:
     """The folders above `path` that do not exist, deepest first."""
     missing = []
@@ -582,6 +699,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="X.Y",
         help=f"the Python version of a Krita with its own Python (default {BUNDLED_KRITA_PYTHON}, Krita 5.2)",
     )
+    parser.add_argument(
+        "--download-weights",
+        action="store_true",
+        help=f"also download VGG19's weights ({WEIGHTS.SIZE_TEXT}, once) to where the server looks for them; "
+        "otherwise the editors offer it on their first run",
+    )
+    parser.add_argument(
+        "--weights-url", default=None, metavar="URL", help=f"with --download-weights: a mirror of {WEIGHTS.URL}"
+    )
+    parser.add_argument("--weights-hash-prefix", default=None, help=argparse.SUPPRESS)  # tests' stand-in files
     parser.add_argument("--no-python-check", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -603,6 +730,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        installer.close()
         made = installer.manifest.paths or installer.manifest.folders or installer.manifest.venv
         if not args.dry_run and not args.uninstall and made:
             installer.save_manifest()
@@ -637,6 +765,7 @@ def install(installer: Installer, places: Places, args: argparse.Namespace) -> i
         installer.log("No GIMP 3 profile found for this user (start GIMP 3 once, then run this again).")
     if not args.dry_run:
         installer.save_manifest()
+    weights_ok = not args.download_weights or installer.download_weights(args.weights_url, args.weights_hash_prefix)
     print()
     print("Dry run: nothing was changed." if args.dry_run else "Restyle is installed.")
     for note in installer.notes:
@@ -657,11 +786,19 @@ def install(installer: Installer, places: Places, args: argparse.Namespace) -> i
             f"  Both editors use the server at {args.endpoint} and start it when nothing answers there "
             f"(the first start takes a while); to start it yourself: {server} serve"
         )
-    print(
-        f"  To remove everything again: {Path(sys.argv[0]).name} --uninstall"
-        + (f" --home {places.home}" if args.home else "")
-    )
-    return 0
+    weights = places.weights
+    home = f" --home {places.home}" if args.home else ""
+    if weights.is_file():
+        print(f"  VGG19's weights are in place: {weights}")
+    else:
+        print(
+            f"  The first job needs VGG19's weights ({WEIGHTS.SIZE_TEXT}, downloaded once to {weights}): "
+            f"the editors offer to download them, or run python3 {this_script()} --download-weights{home} now."
+        )
+    if installer.logged:
+        print(f"  What venv and pip printed is in {places.install_log}")
+    print(f"  To remove everything again: python3 {this_script()} --uninstall{home}")
+    return 0 if weights_ok else 1
 
 
 if __name__ == "__main__":

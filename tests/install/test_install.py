@@ -7,12 +7,16 @@ The server's virtual environment (torch alone is gigabytes) is only exercised th
 from __future__ import annotations
 
 import ast
+import hashlib
+import http.server
 import json
 import os
 import stat
 import subprocess
 import sys
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -188,7 +192,7 @@ def test_wheels_for_a_krita_with_its_own_python_never_replace_a_package_already_
     pykrita = tmp_path / "pykrita"
     write(pykrita / "msgpack" / "__init__.py", b"# mine\n")
 
-    def pip_download(command: list[str]) -> None:
+    def pip_download(command: list[str], step: str) -> None:
         dest = Path(command[command.index("--dest") + 1])
         with zipfile.ZipFile(dest / "msgpack-1.1.0-py3-none-any.whl", "w") as wheel:
             wheel.writestr("msgpack/__init__.py", "# from the wheel\n")
@@ -278,3 +282,143 @@ def test_install_py_needs_only_the_standard_library_of_python_3_9():
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+# --- one line per step, the rest in a log ---------------------------------------------------------
+
+
+def fake_python(path: Path, noise_lines: int, venv_exit: int = 0) -> Path:
+    """A Python as far as install.py can tell: it reports 3.11, and its `-m venv DIR` makes DIR with a
+    python of the same kind; every command prints a pip-sized screenful and exits with `venv_exit`."""
+    path.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-c" ]; then echo 3.11; exit 0; fi\n'
+        f"i=0; while [ $i -lt {noise_lines} ]; do echo \"Collecting something-$i (from pip noise)\"; i=$((i+1)); done\n"
+        f'if [ "$2" = "venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; exit {venv_exit}; fi\n'
+        "exit 0\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def test_each_step_is_one_line_and_what_pip_prints_goes_to_the_log(home, tmp_path):
+    result = run(home, "--python", str(fake_python(tmp_path / "python3", noise_lines=150)), "--no-python-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pip noise" not in result.stdout + result.stderr
+    steps = [line for line in result.stdout.splitlines() if line.endswith(("s)", "min)")) and "\u2026 done (" in line]
+    assert [step.split("\u2026")[0] for step in steps] == [
+        f"Making the server's virtual environment {home / '.local/share/restyle/venv'}",
+        "Updating its pip",
+        "Installing torch 2.13.0 into it (the largest download: minutes)",
+        "Installing the Restyle server into it",
+    ]
+    log = (home / ".local" / "share" / "restyle" / "install.log").read_text()
+    assert log.count("pip noise") == 4 * 150 and "torch==2.13.0" in log
+    assert len(result.stdout.splitlines()) < 40
+    assert f"What venv and pip printed is in {home / '.local/share/restyle/install.log'}" in result.stdout
+
+
+def test_a_failed_step_names_the_full_log_and_quotes_its_end(home, tmp_path):
+    result = run(home, "--python", str(fake_python(tmp_path / "python3", noise_lines=150, venv_exit=3)))
+    assert result.returncode == 1
+    log = home / ".local" / "share" / "restyle" / "install.log"
+    assert "Making the server's virtual environment" in result.stdout and "failed" in result.stdout
+    assert f"failed (exit code 3). The full log is {log}" in result.stderr
+    assert "something-149" in result.stderr and "something-100" not in result.stderr  # its end only
+    assert log.read_text().count("pip noise") == 150
+
+
+def test_uninstall_removes_the_install_log_and_the_environment_too(home, tmp_path):
+    before = snapshot(home)
+    assert run(home, "--python", str(fake_python(tmp_path / "python3", noise_lines=5))).returncode == 0
+    assert (home / ".local" / "share" / "restyle" / "install.log").is_file()
+    assert run(home, "--uninstall").returncode == 0
+    assert snapshot(home) == before
+
+
+def test_the_closing_hint_is_a_command_to_paste_and_the_weights_are_mentioned(home):
+    def closing(cwd: Path) -> str:
+        command = [sys.executable, str(INSTALL), "--home", str(home), "--plugins-only"]
+        return subprocess.run(command, capture_output=True, text=True, cwd=cwd).stdout
+
+    assert f"To remove everything again: python3 install.py --uninstall --home {home}" in closing(REPO)
+    elsewhere = closing(home)
+    assert f"To remove everything again: python3 {INSTALL} --uninstall --home {home}" in elsewhere
+    assert f"VGG19's weights (548 MB, downloaded once to {home / WEIGHTS})" in elsewhere
+    assert f"python3 {INSTALL} --download-weights --home {home}" in elsewhere
+
+
+# --- VGG19's weights ---------------------------------------------------------------------------------
+
+STAND_IN = b"a stand-in for VGG19's weights\n" * 50_000
+
+
+@pytest.fixture
+def served(tmp_path_factory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("served")
+    (folder / WEIGHTS.name).write_bytes(STAND_IN)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/{WEIGHTS.name}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def stand_in_hash() -> str:
+    return hashlib.sha256(STAND_IN).hexdigest()[:8]
+
+
+def test_download_weights_puts_them_where_the_server_looks_and_uninstall_takes_them_away(home, served):
+    before = snapshot(home)
+    result = run(home, "--plugins-only", "--download-weights", "--weights-url", served,
+                 "--weights-hash-prefix", stand_in_hash())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (home / WEIGHTS).read_bytes() == STAND_IN
+    assert "VGG19's weights are in place" in result.stdout and "--download-weights" not in result.stdout
+    assert not list((home / WEIGHTS).parent.glob("*.partial"))
+    assert run(home, "--uninstall").returncode == 0
+    assert snapshot(home) == before
+
+
+def test_download_weights_keeps_a_copy_already_there(tmp_path, served):
+    write(tmp_path / WEIGHTS, b"weights the user had\n")
+    result = run(tmp_path, "--plugins-only", "--download-weights", "--weights-url", served)
+    assert result.returncode == 0 and "already in place" in result.stdout
+    assert run(tmp_path, "--uninstall").returncode == 0
+    assert (tmp_path / WEIGHTS).read_bytes() == b"weights the user had\n"
+
+
+def test_a_failed_download_is_a_to_do_with_advice_and_leaves_nothing(home, served):
+    wrong = run(home, "--plugins-only", "--download-weights", "--weights-url", served)  # torchvision's hash
+    assert wrong.returncode == 1
+    assert "TO DO: VGG19's weights were not downloaded. The downloaded file is damaged" in wrong.stdout
+    offline = run(home, "--plugins-only", "--download-weights", "--weights-url", f"http://127.0.0.1:9/{WEIGHTS.name}")
+    assert offline.returncode == 1
+    assert "could not be downloaded" in offline.stdout and "https://download.pytorch.org/models/" in offline.stdout
+    assert "Restyle is installed." in offline.stdout
+    assert not (home / ".cache").exists()
+
+
+def test_dry_run_says_it_would_download_the_weights(home):
+    result = run(home, "--plugins-only", "--dry-run", "--download-weights")
+    assert result.returncode == 0
+    assert f"would download https://download.pytorch.org/models/{WEIGHTS.name} (548 MB) to {home / WEIGHTS}" in result.stdout
+    assert not (home / ".cache").exists()
+
+
+def test_the_installer_and_the_engine_agree_on_where_the_weights_go(tmp_path):
+    install = load_install()
+    for environ in ({}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {"TORCH_HOME": str(tmp_path / "th")}):
+        places = install.Places(tmp_path, "linux", environ=environ)
+        torch_home = environ.get("TORCH_HOME") or str(Path(environ.get("XDG_CACHE_HOME", tmp_path / ".cache")) / "torch")
+        assert places.weights == Path(torch_home) / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
