@@ -112,11 +112,15 @@ def install_plugin(home: Path, series: str) -> Path:
     return target
 
 
-def _gimp_command(root: Path, home_inside: str, batch: str, timeout: int, extra_env: str = "") -> str:
+def _gimp_command(
+    root: Path, home_inside: str, batch: str, timeout: int, extra_env: str = "", gui: bool = False
+) -> str:
+    """GIMP without its interface, or (`gui`) with it, for what only its windows do."""
     console = gimp_console(root)
+    program = console.replace("gimp-console-", "gimp-") if gui else f"{console} -i"
     return (
         f"chroot {q(root)} env -i HOME={q(home_inside)} PATH=/usr/bin:/bin LANG=C.UTF-8 "
-        f"{extra_env} timeout -k 5 {timeout} {console} -i --batch-interpreter python-fu-eval "
+        f"{extra_env} timeout -k 5 {timeout} {program} --batch-interpreter python-fu-eval "
         f"-b {q(batch)} --quit"
     )
 
@@ -163,6 +167,7 @@ def run_driver(
     server_json: dict | None = None,
     host_root: bool = False,
     timeout: int = GIMP_TIMEOUT,
+    gui: bool = False,
 ) -> GimpRun:
     """Run `drivers/<driver>` inside GIMP with `params` (as params.json beside it).
 
@@ -197,7 +202,7 @@ def run_driver(
         (root / HOST_ROOT.lstrip("/")).mkdir(exist_ok=True)
         mounts.append(f"mount --rbind / {q(root / HOST_ROOT.lstrip('/'))}")
     bootstrap = f"import sys; sys.path.insert(0, {inside!r}); exec(open({inside + '/driver.py'!r}).read())"
-    command = _gimp_command(root, inside + "/home", bootstrap, timeout, extra_env)
+    command = _gimp_command(root, inside + "/home", bootstrap, timeout, extra_env, gui=gui and display is not None)
     try:
         done = _in_private_mounts(root, mounts, command, timeout + 30)
     except subprocess.TimeoutExpired as exc:

@@ -63,6 +63,7 @@ def run_scenario(
     extra=None,
     server_json=None,
     host_root=False,
+    gui=False,
 ) -> dict:
     """One GIMP session: the standard image, then Restyle with `arguments`.
 
@@ -77,6 +78,7 @@ def run_scenario(
         extra = dict(extra or {})
         for name, data in extra.pop("files", {}).items():
             (host / name).write_bytes(data)
+        interactive = extra.pop("interactive", display is not None)
         params = {
             **extra,
             "image": list(CANVAS),
@@ -84,7 +86,7 @@ def run_scenario(
             "style": STYLE,
             "selection": selection,
             "export": export,
-            "interactive": display is not None,
+            "interactive": interactive,
             "arguments": {"endpoint": endpoint, **arguments},
         }
         for name, value in params["arguments"].items():  # files given to GIMP are under {work}
@@ -108,6 +110,7 @@ def run_scenario(
             display=display,
             server_json=server_json,
             host_root=host_root,
+            gui=gui,
         )
         if watcher is not None:
             watcher.join(60)
@@ -480,7 +483,7 @@ def test_cancelling_in_gimp_stops_the_job_on_the_server_at_once(gimp_available):
 # --- the dialog -------------------------------------------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def x_display():
     """A private Xvfb for the dialog; xdotool presses its buttons."""
     missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
@@ -516,6 +519,8 @@ def _press_ok_in_dialog(display: str, seen: dict):
 
     window = wait_for(dialog, "the Restyle dialog", timeout=90)
     seen["dialog"] = True
+    time.sleep(2.0)  # laid out and painted
+    seen["screenshot"] = _window_shot(display, window)
     # A key pressed while the dialog is still being laid out can be lost: press until it
     # closes.
     for _attempt in range(30):
@@ -530,6 +535,24 @@ def _press_ok_in_dialog(display: str, seen: dict):
             time.sleep(0.1)
 
 
+def _window_shot(display: str, window: str):
+    """The window as the screen shows it (a PNG's bytes), cut from a grab of the whole display."""
+    import io
+
+    from PIL import ImageGrab
+
+    env = {**os.environ, "DISPLAY": display}
+    shape = subprocess.run(
+        ["xdotool", "getwindowgeometry", "--shell", window], env=env, capture_output=True, text=True
+    ).stdout
+    geometry = dict(line.split("=", 1) for line in shape.split() if "=" in line)
+    x, y, w, h = (int(geometry[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
+    screen = ImageGrab.grab(xdisplay=display)
+    out = io.BytesIO()
+    screen.crop((max(0, x), max(0, y), min(screen.width, x + w), min(screen.height, y + h))).save(out, "PNG")
+    return out.getvalue()
+
+
 def test_from_the_menu_the_dialog_offers_another_layer_as_style_and_runs_on_ok(server, x_display):
     seen: dict = {}
     report = run_scenario(
@@ -541,3 +564,70 @@ def test_from_the_menu_the_dialog_offers_another_layer_as_style_and_runs_on_ok(s
     assert seen.get("dialog") and seen.get("confirmed")
     assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
     assert names(report) == ["Blue Stripes (restyled)", "Photo", "Blue Stripes"]
+    shot_dir = os.environ.get("RESTYLE_GIMP_SCREENSHOT_DIR")
+    if shot_dir and seen.get("screenshot"):
+        (Path(shot_dir) / "gimp-dialog.png").write_bytes(seen["screenshot"])
+
+
+# --- results on top, and one undo step (issue 14) ---------------------------------------------
+
+
+def _press_undo_in_image_window(display: str, seen: dict):
+    """Ctrl+Z once in the image's window, as an artist undoes; the driver closes the window
+    when the layers change, and only a press that got lost is repeated."""
+    env = {**os.environ, "DISPLAY": display}
+
+    def image_window():
+        found = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--name", "GIMP"], env=env, capture_output=True, text=True
+        ).stdout.split()
+        return found[-1] if found else None
+
+    window = wait_for(image_window, "the image window", timeout=120)
+    seen["window"] = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True, text=True).stdout
+    for _attempt in range(10):
+        subprocess.run(["xdotool", "windowactivate", "--sync", window], env=env, capture_output=True)
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, capture_output=True)
+        subprocess.run(["xdotool", "key", "ctrl+z"], env=env, check=True)
+        seen["presses"] = seen.get("presses", 0) + 1
+        for _ in range(50):
+            time.sleep(0.1)
+            if image_window() != window:
+                seen["closed"] = True
+                return
+
+
+@pytest.fixture(scope="module")
+def undo_run(server, x_display) -> tuple[dict, dict]:
+    display = x_display
+    seen: dict = {}
+    report = run_scenario(
+        server,
+        {"mode": "draw", "keep-frames": True, "iterations": 10, "strength": 1.0},
+        selection=None,
+        display=display,
+        gui=True,
+        extra={"interactive": False, "runs_before": 1, "undo_in_display": True},
+        while_running=lambda: _press_undo_in_image_window(display, seen),
+    )
+    return report, seen
+
+
+def test_a_second_result_goes_on_top_of_the_first_with_its_own_name(undo_run):
+    report, _seen = undo_run
+    assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
+    assert report["undo"]["before"] == [
+        "Blue Stripes (restyled 2)",
+        "Blue Stripes (frames 2)",
+        "Blue Stripes (restyled)",
+        "Blue Stripes (frames)",
+        "Photo",
+        "Blue Stripes",
+    ]
+
+
+def test_everything_one_run_adds_is_one_undo_step_in_gimp(undo_run):
+    """One Ctrl+Z in GIMP's window takes away the result and the frames of the last run, and nothing else."""
+    report, seen = undo_run
+    assert seen.get("closed"), (seen, report["output"][-2000:])
+    assert report["undo"]["after"] == ["Blue Stripes (restyled)", "Blue Stripes (frames)", "Photo", "Blue Stripes"]

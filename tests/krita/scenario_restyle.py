@@ -806,11 +806,13 @@ def showcase(ctx):
     dock = open_docker()
     make_room(tidy_window())
     yield ctx.Wait(lambda: "Deep field" in offered_styles(dock), 10, "the docker to list the photo's layers")
-    fit = Krita.instance().action("zoom_to_fit") or Krita.instance().action("toggle_zoom_to_fit")
-    if fit is not None:
+    yield ctx.sleep(0.5)  # the canvas laid out beside the docker, then the whole photo in view
+    fit = Krita.instance().action("toggle_zoom_to_fit")
+    if fit.isCheckable() and fit.isChecked():
         fit.trigger()
-    else:
-        Krita.instance().activeWindow().activeView().canvas().setZoomLevel(1.0)
+    fit.trigger()
+    yield ctx.sleep(0.3)
+    rep["zoom"] = view.canvas().zoomLevel()
     choose(widget(dock, QComboBox, "restyle_content"), "Coffee")
     tick_style(dock, "Deep field")
     choose(widget(dock, QComboBox, "restyle_quality"), "Draft")

@@ -107,7 +107,7 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
     from restyle_client.settings import JobError
 
     try:
-        status = _restyle(image, drawables[0], config)
+        status = _restyle(image, drawables[0], config, run_mode == Gimp.RunMode.INTERACTIVE)
     except (JobError, RequestError) as exc:
         return _fail(procedure, str(exc))
     except Exception as exc:  # a bug: say what broke in the dialog, keep the trace for reports
@@ -170,7 +170,7 @@ def _dialog(procedure, config, time_note=None) -> bool:
     return bool(ok)
 
 
-def _restyle(image, content, config):
+def _restyle(image, content, config, interactive=False):
     from restyle_client import watchdog
     from restyle_client.client import Client, new_routing_id
     from restyle_client.geometry import Rect
@@ -210,6 +210,7 @@ def _restyle(image, content, config):
     changes = _Changes(image, content, style_names)
     Gimp.progress_init("Restyle")
     try:
+        _ensure_weights(client, changes, keys is not None, interactive)
         reach_server(client, changes, with_keys=keys is not None)
         outcome = run_job(
             client,
@@ -224,6 +225,62 @@ def _restyle(image, content, config):
         client.close()
         Gimp.progress_end()
     return Gimp.PDBStatusType.CANCEL if outcome.cancelled else Gimp.PDBStatusType.SUCCESS
+
+
+def _ensure_weights(client, changes, with_keys, interactive):
+    """VGG19's weights before a server that needs them is started (restyle_gimp_weights)."""
+    from restyle_client import launcher
+    from restyle_client.client import ServerUnavailable
+    from restyle_gimp_job import PluginError
+    from restyle_gimp_weights import get_weights, missing, script_text
+
+    target = missing(client.endpoint, launcher.load(), with_keys)
+    if target is None:
+        return
+    try:
+        client.hello(timeout=3.0)
+        return  # a server answers, so it has its weights
+    except ServerUnavailable:
+        pass
+    if not interactive:
+        raise PluginError(script_text(target))
+    get_weights(target, _ask_weights, _pick_weights, changes.status)
+
+
+def _ask_weights(text):
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+    from restyle_client.weights_setup import SIZE_TEXT
+    from restyle_gimp_weights import Choice
+
+    dialog = Gtk.MessageDialog(
+        message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.NONE, text="Restyle needs VGG19's weights"
+    )
+    dialog.set_title("Restyle")
+    dialog.format_secondary_text(text)
+    dialog.add_buttons("_Cancel", Gtk.ResponseType.CANCEL, "_Use a file I have\u2026", 2, f"_Download ({SIZE_TEXT})", 1)
+    dialog.set_default_response(1)
+    response = dialog.run()
+    dialog.destroy()
+    return {1: Choice.DOWNLOAD, 2: Choice.PICK}.get(response, Choice.CANCEL)
+
+
+def _pick_weights():
+    from pathlib import Path
+
+    from gi.repository import Gtk
+    from restyle_client.weights_setup import FILE
+
+    chooser = Gtk.FileChooserDialog(title=f"Pick a copy of {FILE}", action=Gtk.FileChooserAction.OPEN)
+    chooser.add_buttons("_Cancel", Gtk.ResponseType.CANCEL, "_Open", Gtk.ResponseType.ACCEPT)
+    weights = Gtk.FileFilter()
+    weights.set_name("PyTorch weights (*.pth, *.pt)")
+    weights.add_pattern("*.pth")
+    weights.add_pattern("*.pt")
+    chooser.add_filter(weights)
+    path = chooser.get_filename() if chooser.run() == Gtk.ResponseType.ACCEPT else None
+    chooser.destroy()
+    return Path(path) if path else None
 
 
 # ---- pixels in --------------------------------------------------------------------
@@ -325,11 +382,12 @@ class _Changes:
             Gimp.progress_update(fraction)
 
     def frame(self, index, pixels):
-        from restyle_client.texts import frame_layer_name, frames_group_name
+        from restyle_client.texts import frame_layer_name, next_frames_name
 
         if self.group is None:
             self._begin()
-            self.group = Gimp.GroupLayer.new(self.image, frames_group_name(self.style_names))
+            taken = [layer.get_name() for layer in _all_layers(self.image)]
+            self.group = Gimp.GroupLayer.new(self.image, next_frames_name(self.style_names, taken))
             self.image.insert_layer(self.group, self.content.get_parent(), self._top_of_results())
         layer = self._layer(frame_layer_name(index), pixels, self.group, 0)
         if (layer.get_width(), layer.get_height()) != (self.content.get_width(), self.content.get_height()):

@@ -62,11 +62,14 @@ def main(p):
     }
 
     existing = set(image.get_layers())
+    for _ in range(p.get("runs_before", 0)):  # earlier tries on the same content
+        run_restyle(image, content, arguments)
     run = run_restyle(image, content, arguments, interactive=p.get("interactive", False))
+    undo = undo_from_the_keyboard(image) if p.get("undo_in_display") else None
 
     layers = [describe(image, layer) for layer in image.get_layers()]
     save_raw(content, work + "/content-after.raw", raw_format)
-    for layer in image.get_layers():
+    for layer in image.get_layers() if undo is None else ():  # an undone layer has no pixels left to read
         if layer not in existing and not layer.is_group():
             save_raw(layer, work + "/result.raw", raw_format)
     if p.get("export"):
@@ -79,8 +82,31 @@ def main(p):
             "layers": layers,
             "precision": image.get_precision().value_nick,
             "selection_empty": Gimp.Selection.is_empty(image),
+            "undo": undo,
         },
     )
+
+
+def undo_from_the_keyboard(image):
+    """Show the image; the host presses Ctrl+Z in its window (GIMP's PDB has no undo).
+
+    GIMP's core handles the key while this plug-in waits, so the layers are read again
+    until they change.  What one Ctrl+Z took away is what the run added in one step.
+    """
+    import time
+
+    before = [describe(image, layer)["name"] for layer in image.get_layers()]
+    display = Gimp.Display.new(image)
+    Gimp.displays_flush()
+    deadline = time.monotonic() + 60
+    after = before
+    while time.monotonic() < deadline and after == before:
+        time.sleep(0.1)
+        after = [describe(image, layer)["name"] for layer in image.get_layers()]
+    display.delete()  # the window closes: the host presses no more
+    time.sleep(1.0)
+    after = [describe(image, layer)["name"] for layer in image.get_layers()]
+    return {"before": before, "after": after}
 
 
 guarded(main)
