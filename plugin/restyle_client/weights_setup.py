@@ -63,9 +63,9 @@ def is_present(target: Path | None = None) -> bool:
 
 
 def missing_for(command: Sequence[str], target: Path | None = None) -> bool:
-    """Whether starting `command` would stop for want of the file: it is a server that can
-    be run here, on torchvision's weights, and the file is not in place."""
-    runnable = bool(command) and shutil.which(command[0]) is not None
+    """Whether starting `command` would stop for want of the file: it is a `restyle serve`
+    that can be run here, on torchvision's weights, and the file is not in place."""
+    runnable = bool(command) and shutil.which(command[0]) is not None and "serve" in command[1:]
     return runnable and uses_default_weights(command) and not is_present(target)
 
 

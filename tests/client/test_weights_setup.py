@@ -220,6 +220,7 @@ def test_a_server_that_would_stop_for_want_of_the_file_is_recognised_before_it_s
     assert ws.missing_for([str(program), "serve"], target)
     assert not ws.missing_for([str(program), "serve", "--weights", "random:0"], target)
     assert not ws.missing_for([str(tmp_path / "gone" / "restyle"), "serve"], target)  # it cannot start anyway
+    assert not ws.missing_for([str(program), "-c", "print('not a server')"], target)
     assert not ws.missing_for([], target)
     target.write_bytes(b"in place")
     assert not ws.missing_for([str(program), "serve"], target)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import kritarun
 import pytest
+from support.server import serve_command
 from test_krita_e2e import KritaRun, free_endpoint, require_krita, stop_autostarted
 
 pytestmark = pytest.mark.krita
@@ -109,8 +110,8 @@ def first_run(tmp_path_factory, internet: Served) -> KritaRun:
     # default weights, behind a shell that notes its process id so that the test can stop it.
     config_path = home / ".config" / "restyle" / "server.json"
     config = json.loads(config_path.read_text())
-    config["command"] = ["/bin/sh", "-c", f'echo $$ > {pid_file}; exec "$0" "$@"', sys.executable, "-m",
-                         "server.cli_serve", "--heartbeat-interval", "0.5", "--heartbeat-timeout", "10"]
+    config["command"] = ["/bin/sh", "-c", f'echo $$ > {pid_file}; exec "$0" "$@"', *serve_command(),
+                         "--heartbeat-interval", "0.5", "--heartbeat-timeout", "10"]
     config["log"] = str(out / "server.log")
     config_path.write_text(json.dumps(config))
     try:
