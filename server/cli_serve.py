@@ -158,12 +158,9 @@ def _announce(server: Any, ready_file: Path | None) -> None:
     server.ready.wait()
     if server.endpoint is None:
         return
-    log.info(
-        "device %s, precision %s, weights: %s",
-        server.device,
-        getattr(server.engine, "precision", "?"),
-        server.engine.weights_label,
-    )
+    for worker in server.capabilities()["workers"]:
+        log.info("worker %s: device %s on %s", worker["name"], worker["device"], worker["node"])
+    log.info("precision %s, weights: %s", server.capabilities()["precision"], server.weights_label)
     if server.config.keys:
         log.info("CurveZMQ on: admitting the keys in %s", server.config.keys / "authorized")
     print(f"listening on {server.endpoint}", flush=True)

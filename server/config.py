@@ -47,6 +47,15 @@ class ServerConfig:
     # Time a small job at start, so that estimates are this device's from the first
     # `hello` on (about a second on a 2-core CPU); jobs refine the figure either way.
     calibrate: bool = True
+    # Several workers behind the one front (docs/cluster.md).  `devices`: one in-process
+    # worker per entry ("cuda:0", "cpu"; a device named twice gets two); None: `device`.
+    devices: list[str] | None = None
+    # Ray instead: "auto" starts a local Ray instance, anything else is a cluster address.
+    ray: str | None = None
+    ray_cpu_workers: int | None = None  # CPU actors; None: one actor per GPU of the cluster
+    ray_cpus_per_worker: int = 1  # each CPU actor's cores (its torch threads)
+    ray_object_store_bytes: int | None = None  # for a local instance; None: Ray's default
+    ray_timeout: float = 60.0  # for the cluster and each actor to answer at start
 
     def validate(self) -> None:
         """Refuse settings that would make the server useless or unsafe, saying which."""
@@ -54,6 +63,14 @@ class ServerConfig:
         for name in ("max_pixels", "max_message_bytes", "max_jobs_per_client", "max_jobs_total", "max_unread_bytes"):
             if getattr(limits, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(limits, name)}")
+        if self.devices is not None and not self.devices:
+            raise ValueError("--devices needs at least one device, e.g. cpu or cuda:0,cuda:1")
+        if self.devices is not None and self.ray is not None:
+            raise ValueError("--devices is for workers in this process and --ray for Ray's; give one of them")
+        if self.ray_cpu_workers is not None and self.ray_cpu_workers < 1:
+            raise ValueError(f"--ray-cpu-workers must be at least 1, not {self.ray_cpu_workers}")
+        if self.ray_cpus_per_worker < 1:
+            raise ValueError(f"--ray-cpus-per-worker must be at least 1, not {self.ray_cpus_per_worker}")
         if self.cache_bytes < 0:
             raise ValueError("the cache budget cannot be negative")
         if not (0 < self.heartbeat_interval < self.heartbeat_timeout):

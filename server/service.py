@@ -1,8 +1,9 @@
-"""The style server: one ROUTER socket, one I/O thread, one engine worker.
+"""The style server: one ROUTER socket, one I/O thread, one or more workers.
 
 The I/O thread owns the socket and every piece of scheduling state (clients, queue,
-the running job), so nothing here needs a lock.  The worker hands messages back through
-a queue plus an inproc wakeup socket.  A client is known by its ZeroMQ routing id;
+the running jobs), so nothing here needs a lock.  It hands queued jobs in the fair
+queue's order to whichever worker is ready and idle (server/workers.py); the workers
+hand messages back through a queue plus an inproc wakeup socket.  A client is known by its ZeroMQ routing id;
 everything it may touch (cancel, status details) is limited to its own jobs.  A job is
 let go before the message that ends it is queued, so whatever a client does after
 reading that message already sees the job gone.
@@ -35,17 +36,19 @@ from restyle_client.protocol import (
     quoted,
     read_header,
 )
-from restyle_client.request import RequestError
+from restyle_client.request import Pixels, RequestError
 
 from core.engine import StyleTransfer
 
 from . import keys as keys_mod
 from . import pixels as px
 from .config import ServerConfig
+from .job_builder import downscaled
 from .outbox import Outbox
 from .scheduler import FairQueue
 from .style_cache import MemoryLRU
-from .worker import JobEntry, Worker
+from .worker import JobEntry, LocalWorker
+from .workers import Worker, WorkerState, fastest, local_workers, summed_cache
 
 log = logging.getLogger("restyle.server")
 
@@ -53,7 +56,8 @@ SERVER_VERSION = "0.1.0"
 SHUTDOWN_REASON = "the server is shutting down"
 LOST_CLIENTS_REMEMBERED = 256
 # Refusals of well-formed messages; every other refusal is a malformed message.
-REJECTED = ("too_large", "queue_full", "busy", "duplicate_job", "unknown_job")
+REJECTED = ("too_large", "queue_full", "busy", "duplicate_job", "unknown_job", "no_workers")
+WORKER_LOST = "worker_lost"
 LOG_WINDOW = 5.0  # seconds
 LOG_BURST = 20  # job events per client and window logged at INFO; the rest are summed up
 
@@ -79,18 +83,27 @@ class ClientState:
 class StyleServer:
     """Create, then `serve()` in the thread that should own the socket; `stop()` from anywhere."""
 
-    def __init__(self, config: ServerConfig, engine: StyleTransfer | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, engine: StyleTransfer | None = None, workers: list[Worker] | None = None
+    ) -> None:
+        """`engine` serves alone (tests); `workers` are given ready-made; otherwise they come from `config`."""
         self.config = config
         config.validate()
         keys_mod.check_bind(config.bind, config.keys)
         self._server_keys = keys_mod.load_server_keys(config.keys) if config.keys else None
-        self.cache = MemoryLRU(config.cache_bytes)
-        self.engine = engine or StyleTransfer(
-            weights=config.weights, device=config.device, precision=config.precision, style_cache=self.cache,
-            memory_gb=config.memory_gb,
-        )
-        if engine is not None and getattr(engine, "style_cache", None) is None:
-            engine.style_cache = self.cache
+        self._release_cluster = None
+        if engine is not None:
+            if getattr(engine, "style_cache", None) is None:
+                engine.style_cache = MemoryLRU(config.cache_bytes)
+            workers = [LocalWorker(f"{engine.device}#0", engine, self._post, config.calibrate)]
+        elif workers is None and config.ray is not None:
+            from .ray_workers import ray_workers  # Ray is imported only when asked for
+
+            workers, self._release_cluster = ray_workers(config, self._post, self._wake)
+        elif workers is None:
+            workers = local_workers(config, self._post, lambda: MemoryLRU(config.cache_bytes))
+        self.workers: list[Worker] = workers
+        self.engine = getattr(workers[0], "engine", None)  # the first in-process engine, if any
         self.endpoint: str | None = None
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -102,38 +115,59 @@ class StyleServer:
         self._clients: dict[bytes, ClientState] = {}
         self._lost: OrderedDict[bytes, list[str]] = OrderedDict()
         self._queue: FairQueue[JobEntry] = FairQueue()
-        self._running: JobEntry | None = None
+        self._running: dict[int, JobEntry] = {}  # by worker index
         self._counts = {"done": 0, "cancelled": 0, "failed": 0, "rejected": 0, "clients_lost": 0, "malformed": 0}
-        self._worker = Worker(self.engine, self._post, config.calibrate)
 
     # --- public ---------------------------------------------------------------------
 
     @property
     def device(self) -> str:
-        return str(self.engine.device)
+        """The workers' device, or their devices joined when they differ (`cuda:0, cuda:1`)."""
+        devices = list(dict.fromkeys(str(w.describe().get("device")) for w in self.workers))
+        return ", ".join(devices)
 
-    def capabilities(self) -> dict[str, Any]:
+    @property
+    def weights_label(self) -> str:
+        return str(self._first("weights", self.config.weights))
+
+    def _first(self, key: str, default: Any) -> Any:
+        """A setting all workers share, as the first worker describes it."""
+        engine_value = getattr(self.engine, {"weights": "weights_label"}.get(key, key), None)
+        if engine_value is not None:
+            return engine_value
+        return self.workers[0].describe().get(key, default)
+
+    def capabilities(self, asker: bytes = b"") -> dict[str, Any]:
+        described = [w.describe() for w in self.workers]
         return {
             "server": f"restyle {SERVER_VERSION}",
             "protocol": list(PROTOCOL_VERSION),
             "device": self.device,
-            "weights": self.engine.weights_label,
-            "precision": getattr(self.engine, "precision", self.config.precision),
-            "memory_gb": getattr(self.engine, "memory_gb", self.config.memory_gb),
+            "weights": self.weights_label,
+            "precision": self._first("precision", self.config.precision),
+            "memory_gb": self._first("memory_gb", self.config.memory_gb),
             "limits": self.config.limits.as_dict(),
             "heartbeat": {"interval": self.config.heartbeat_interval, "timeout": self.config.heartbeat_timeout},
             "modes": ["stylize", "draw"],
             "samples": ["u8", "u16", "f32"],
-            "speed": self._speed(),
+            "speed": fastest([d.get("speed") for d in described]),
+            "workers": [self._worker_view(i, d, asker) for i, d in enumerate(described)],
         }
 
-    def _speed(self) -> dict[str, float] | None:
-        """This device's measured pace, for estimates before a job (docs/protocol.md §3.1)."""
-        meter = getattr(self.engine, "pace", None)
-        pace = meter.pace if meter is not None else None
-        if pace is None:
-            return None
-        return {"iteration_s": pace.per_iteration, "megapixel_s": pace.per_pixel * 1e6}
+    def _worker_view(self, index: int, described: dict[str, Any], asker: bytes) -> dict[str, Any]:
+        """One worker as `capabilities` and `status_report` show it (docs/protocol.md §3.1)."""
+        worker = self.workers[index]
+        entry = self._running.get(index)
+        state = worker.state
+        return {
+            "name": worker.name,
+            "device": described.get("device"),
+            "node": described.get("node"),
+            "state": "busy" if entry is not None and state is WorkerState.READY else state.value,
+            "speed": described.get("speed"),
+            "job": None if entry is None else self._running_view(entry, asker),
+            "cache": described.get("cache"),
+        }
 
     def stop(self) -> None:
         """Safe from a signal handler: only sets a flag, which the loop reads within 250 ms."""
@@ -159,7 +193,8 @@ class StyleServer:
                 router.curve_secretkey = secret
             router.bind(keys_mod.bindable(self.config.bind))
             self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-            self._worker.start()
+            for worker in self.workers:
+                worker.start()
             self.ready.set()
             self._loop(router, wake)
             self._shutdown(router, wake)
@@ -173,6 +208,8 @@ class StyleServer:
             if auth is not None:
                 auth.stop()
             self._ctx.term()
+            if self._release_cluster is not None:
+                self._release_cluster()
             self.ready.set()
 
     # --- worker hand-off --------------------------------------------------------------
@@ -257,7 +294,7 @@ class StyleServer:
             self._reject(identity, exc)
             return
         if isinstance(message, Hello):
-            self._send(identity, ev.Capabilities(self.capabilities()), reply=True)
+            self._send(identity, ev.Capabilities(self.capabilities(identity)), reply=True)
         elif isinstance(message, Ping):
             self._send(identity, ev.Pong(message.token), reply=True)
         elif isinstance(message, StatusQuery):
@@ -309,6 +346,17 @@ class StyleServer:
                     ),
                 )
                 return
+        if all(w.state is WorkerState.LOST for w in self.workers):
+            self._reject(
+                identity,
+                ProtocolError(
+                    "no_workers",
+                    "no worker can take jobs now: the server has lost every one of them (docs/cluster.md); "
+                    "submit again once they are back, which status shows",
+                    job_id,
+                ),
+            )
+            return
         if job_id in client.jobs:
             self._reject(identity, ProtocolError("duplicate_job", f"job {job_id} is already queued or running"))
             return
@@ -360,8 +408,8 @@ class StyleServer:
         if entry is None:
             self._reject(identity, ProtocolError("unknown_job", f"you have no job {quoted(job_id)} queued or running"))
             return
-        if entry is self._running:
-            entry.token.cancel("cancelled by the client")
+        if entry.worker is not None:
+            self.workers[entry.worker].cancel(entry, "cancelled by the client")
             return
         self._queue.remove(identity, job_id)
         del client.jobs[job_id]
@@ -373,34 +421,42 @@ class StyleServer:
         self._announce_positions()
 
     def _job_count(self) -> int:
-        return len(self._queue) + (1 if self._running is not None else 0)
+        return len(self._queue) + len(self._running)
 
     # --- scheduling -------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        if self._running is not None or self._stop.is_set():
+        """Give the next jobs in fair order to the workers that are ready and idle, first worker first."""
+        if self._stop.is_set():
             return
-        picked = self._queue.pop()
-        if picked is None:
-            return
-        _, entry = picked
-        self._running = entry
-        self._note(entry.client, "job %s started", entry.job_id)
-        self._worker.give(entry)
-        self._announce_positions()
+        started = False
+        for index, worker in enumerate(self.workers):
+            if index in self._running or worker.state is not WorkerState.READY:
+                continue
+            picked = self._queue.pop()
+            if picked is None:
+                break
+            _, entry = picked
+            entry.worker = index
+            self._running[index] = entry
+            self._note(entry.client, "job %s started on %s", entry.job_id, worker.name)
+            worker.give(entry)
+            started = True
+        if started:
+            self._announce_positions()
 
     def _positions(self) -> dict[int, int]:
-        offset = 1 if self._running is not None else 0
-        out = {id(self._running): 0} if self._running is not None else {}
+        """Running jobs are at 0; a queued job counts the queued jobs ahead of it, plus one
+        for the running ones, since it starts when the first worker is free."""
+        offset = 1 if self._running else 0
+        out = {id(entry): 0 for entry in self._running.values()}
         for index, (_, _, entry) in enumerate(self._queue.planned()):
             out[id(entry)] = index + offset
         return out
 
     def _announce_positions(self) -> None:
         planned = self._positions()
-        for entry in [self._running, *(e for _, _, e in self._queue.planned())]:
-            if entry is None:
-                continue
+        for entry in [*self._running.values(), *(e for _, _, e in self._queue.planned())]:
             position = planned[id(entry)]
             if position != entry.position:
                 entry.position = position
@@ -412,14 +468,17 @@ class StyleServer:
                 entry, message = self._inbox.get_nowait()
             except queue.Empty:
                 return
+            entry.note(message)
             if ev.is_final(message):
+                if isinstance(message, ev.Error) and message.code == WORKER_LOST:
+                    self._send(entry.client, ev.Preview(entry.job_id, _picture_so_far(entry)))
                 self._release(entry, message)
             self._send(entry.client, message)
 
     def _release(self, entry: JobEntry, final: ev.Event) -> None:
         """Let the running job go, so that its client's next message already finds it gone."""
-        if self._running is entry:
-            self._running = None
+        if entry.worker is not None and self._running.get(entry.worker) is entry:
+            del self._running[entry.worker]
         client = self._clients.get(entry.client)
         if client is not None and client.jobs.get(entry.job_id) is entry:
             del client.jobs[entry.job_id]
@@ -514,14 +573,14 @@ class StyleServer:
                 self._lost.popitem(last=False)
         self._queue.remove_client(identity)
         for entry in client.jobs.values():
-            if entry is self._running:
-                entry.token.cancel("the client went away")
+            if entry.worker is not None:
+                self.workers[entry.worker].cancel(entry, "the client went away")
             else:
                 self._counts["cancelled"] += 1
         self._announce_positions()
 
     def _shutdown(self, router: zmq.Socket, wake: zmq.Socket) -> None:
-        log.info("stopping: cancelling %d queued and %d running job(s)", len(self._queue), 1 if self._running else 0)
+        log.info("stopping: cancelling %d queued and %d running job(s)", len(self._queue), len(self._running))
         for _, job_id, entry in self._queue.planned():
             self._queue.remove(entry.client, job_id)
             client = self._clients.get(entry.client)
@@ -530,14 +589,15 @@ class StyleServer:
                 self._counts["cancelled"] += 1
                 content = entry.request.content
                 self._send(entry.client, ev.Result(job_id, content, cancelled=True, reason=SHUTDOWN_REASON))
-        if self._running is not None:
-            self._running.token.cancel(SHUTDOWN_REASON)
+        for index, entry in self._running.items():
+            self.workers[index].cancel(entry, SHUTDOWN_REASON)
         deadline = time.monotonic() + 120.0
-        while self._running is not None and time.monotonic() < deadline:
+        while self._running and time.monotonic() < deadline:
             self._inbox_wait(wake, 0.1)
             self._drain_worker()
             self._flush(router)
-        self._worker.stop(timeout=5.0)
+        for worker in self.workers:
+            worker.stop(timeout=5.0)
         self._drain_worker()
         flush_until = time.monotonic() + 2.0
         while any(c.outbox for c in self._clients.values()) and time.monotonic() < flush_until:
@@ -552,17 +612,21 @@ class StyleServer:
 
     # --- status -----------------------------------------------------------------------
 
+    def _running_view(self, entry: JobEntry, asker: bytes) -> dict[str, Any]:
+        mine = entry.client == asker
+        return {
+            "mine": mine,
+            "job_id": entry.job_id if mine else None,
+            "step": entry.step,
+            "steps": entry.steps,
+            "fraction": round(entry.fraction, 4),
+        }
+
     def _status(self, identity: bytes) -> dict[str, Any]:
-        running = None
-        if self._running is not None:
-            mine = self._running.client == identity
-            running = {
-                "mine": mine,
-                "job_id": self._running.job_id if mine else None,
-                "step": self._running.step,
-                "steps": self._running.steps,
-                "fraction": round(self._running.fraction, 4),
-            }
+        # `running` is one job, as with one worker: the asker's own if it has one running.
+        entries = sorted(self._running.values(), key=lambda e: e.client != identity)
+        running = self._running_view(entries[0], identity) if entries else None
+        described = [w.describe() for w in self.workers]
         queue_view = [
             {"position": i + (1 if running else 0), "mine": c == identity, "job_id": j if c == identity else None}
             for i, (c, j, _) in enumerate(self._queue.planned())
@@ -578,9 +642,10 @@ class StyleServer:
                 "mine": asker.outbox.bytes if asker is not None else 0,
                 "budget_bytes": self.config.limits.max_unread_bytes,
             },
-            "cache": self.cache.stats(),
+            "cache": summed_cache([d.get("cache") for d in described]),
             "device": self.device,
-            "weights": self.engine.weights_label,
+            "weights": self.weights_label,
+            "workers": [self._worker_view(i, d, identity) for i, d in enumerate(described)],
         }
 
 
@@ -590,6 +655,16 @@ def _job_id_of(body: list[bytes]) -> str | None:
         return job_id_of(read_header(body[0])) if body else None
     except ProtocolError:
         return None
+
+
+def _picture_so_far(entry: JobEntry) -> Pixels:
+    """The newest picture the server received of a job, or its content when none came yet."""
+    if entry.picture is not None:
+        return entry.picture
+    import torch
+
+    array = px.to_array(entry.request.content)
+    return downscaled(torch.from_numpy(array).permute(2, 0, 1), entry.request.options.preview_max_size)
 
 
 def _short(identity: bytes) -> str:
