@@ -57,6 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from core.job import DrawJob, Job
+    from core.schedule import DEFAULT_EARLY_ITERATIONS, DEFAULT_FINAL_ITERATIONS
 
     job, draw_job = _defaults(Job), _defaults(DrawJob)
     parser = _Parser(prog="restyle", description="Neural style transfer for Krita, GIMP and the shell.")
@@ -73,9 +74,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="confine styles to a mask (its alpha, or its greyscale); repeatable; "
                               "pixels outside every mask keep the content")
     _add_engine_options(stylize, job)
-    stylize.add_argument("--seed", type=_whole, help=f"seed of the noise init (default {job['seed']})")
+    stylize.add_argument("--seed", type=_whole,
+                         help=f"seed of --init noise (default {job['seed']}); from the content, the default start, "
+                              "nothing is random and the seed changes nothing")
     stylize.add_argument("--iterations", type=_ints, metavar="N[,N...]",
-                         help="iterations per stage (one number for all)")
+                         help="iterations per stage, one number for all or one per stage (default "
+                              f"{DEFAULT_EARLY_ITERATIONS} for each early stage, {DEFAULT_FINAL_ITERATIONS} for the last)")
     stylize.add_argument("--stages", type=_whole, help="number of coarse-to-fine stages (default: halve down to --min-size)")
     stylize.add_argument("--min-size", type=_whole, help="long side of the first stage in px")
     stylize.add_argument("--content-weight", type=_number, help="raw content weight (experts; overrides --strength)")
@@ -89,9 +93,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="keep the content's colours: transfer luminance only, or recolour the style first")
     stylize.add_argument("--init", metavar="content|noise|blank|IMAGE",
                          help=f"where the optimisation starts (default {job['init']})")
-    stylize.add_argument("--optimizer", choices=_choices(Job, "optimizer"), help=f"default {job['optimizer']}")
+    stylize.add_argument("--optimizer", choices=_choices(Job, "optimizer"),
+                         help=f"lbfgs reaches a lower loss in as many iterations; adam keeps less in memory "
+                              f"(default {job['optimizer']})")
     stylize.add_argument("--learning-rate", type=_positive, help="Adam's step size (default: fitted to the size)")
-    stylize.add_argument("--pooling", choices=_choices(Job, "pooling"), help=f"default {job['pooling']}")
+    stylize.add_argument("--pooling", choices=_choices(Job, "pooling"), help=POOLING_HELP.format(job["pooling"]))
     stylize.add_argument("--save-every", type=_whole, default=0, metavar="N",
                          help="also write the picture every N iterations, as OUT-stepNNNNN.png")
     cli_serve.add_remote_arguments(stylize)
@@ -107,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--iterations", type=_whole, help=f"iterations per drawing stage (default {draw_job['iterations']})")
     draw.add_argument("--frame-every", type=_whole, metavar="N",
                       help=f"one frame every N iterations (default {draw_job['frame_every']})")
-    draw.add_argument("--pooling", choices=_choices(DrawJob, "pooling"), help=f"default {draw_job['pooling']}")
+    draw.add_argument("--pooling", choices=_choices(DrawJob, "pooling"), help=POOLING_HELP.format(draw_job["pooling"]))
     _add_engine_options(draw, draw_job)
     draw.set_defaults(run=_run_draw)
 
@@ -119,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     cli_serve.add_keys_arguments(keys)
     keys.set_defaults(run=cli_serve.run_keys)
     return parser
+
+
+POOLING_HELP = "how the network shrinks its feature maps: max is the textbook's, avg gives smoother texture (default {})"
 
 
 def _defaults(job_type: type) -> dict[str, Any]:
@@ -142,12 +151,16 @@ def _add_engine_options(parser: argparse.ArgumentParser, defaults: dict[str, Any
     parser.add_argument("--style-scale", type=_number,
                         help="style image size relative to the result: larger gives larger brush strokes "
                              f"(default {defaults['style_scale']})")
-    parser.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
-    parser.add_argument("--precision", choices=typing.get_args(Precision), help="default auto: the fastest the device does well")
-    cli_serve.add_memory_argument(parser, "most memory the job may use (default: what the device has free); a "
-                                          "picture that does not fit runs in blocks, to the same result, more slowly")
-    parser.add_argument("--weights", help="VGG19 weights: 'default' (torchvision's, from the torch hub cache), "
-                                          "a .pth file, or random:SEED (tests only)")
+    machine = parser.add_argument_group("the machine and the network (not the style's weights)")
+    machine.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
+    machine.add_argument("--precision", choices=typing.get_args(Precision),
+                         help="arithmetic of the network: auto picks bf16 or fp16 where the device computes it "
+                              "natively, else fp32 (default auto)")
+    cli_serve.add_memory_argument(machine, "most memory the job may use (default: what the device has free); a "
+                                           "picture that does not fit runs in blocks, to the same result, more slowly")
+    machine.add_argument("--weights", metavar="NETWORK",
+                         help="the VGG19 network's trained weights: 'default' (torchvision's file, 548 MB, from "
+                              "the torch hub cache), a .pth file, or random:SEED (tests only)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -229,6 +242,9 @@ def _run_stylize(args: argparse.Namespace) -> int:
     except ImageFileError as e:
         raise UsageError(str(e)) from None
     job = _stylize_job(args, given)
+    if args.seed is not None and isinstance(job.init, str) and job.init == "content" and not args.quiet:
+        print("restyle stylize: note: --seed changes nothing when the work starts from the content "
+              "(--init content, the default); it seeds --init noise", file=sys.stderr)
     if args.server:
         return _stylize_remote(args, job, given, output, keys)
     return _stylize_here(args, job, given, output)
@@ -354,7 +370,7 @@ def _stylize_remote(args: argparse.Namespace, job: Any, given: _StylizeInput, ou
         request.validate()
         bar = _Bar(args.quiet)
         result = remote_stylize(args.server, request, on_event=lambda e: bar.update_remote(e, ev),
-                                on_cancel=lambda: _say_cancelling(bar), **keys)
+                                on_cancel=lambda: _say_cancelling(bar), on_hello=lambda c: _say_server(args, c), **keys)
         bar.close()
     except (RequestError, RemoteError, ServerUnavailable) as e:
         raise UsageError(str(e)) from None
@@ -362,6 +378,14 @@ def _stylize_remote(args: argparse.Namespace, job: Any, given: _StylizeInput, ou
     if not args.quiet:
         print(f"wrote {output}" + (" (cancelled: the picture as it was)" if result.cancelled else ""), file=sys.stderr)
     return EXIT_CANCELLED if result.cancelled else 0
+
+
+def _say_server(args: argparse.Namespace, capabilities: dict) -> None:
+    """The same line as the in-process path's: where the job runs, and on what weights,
+    so that "random weights, for tests only" reaches the artist either way."""
+    if not args.quiet:
+        print(f"server {args.server}: device {capabilities.get('device')}, {capabilities.get('precision')}, "
+              f"weights: {capabilities.get('weights')}", file=sys.stderr)
 
 
 def _say_cancelling(bar: _Bar) -> None:
@@ -524,40 +548,50 @@ def _report(args: argparse.Namespace, output: Path, result: Any) -> None:
 
 
 class _Bar:
-    """A tqdm bar over the whole job's iterations, with the stage and loss beside it."""
+    """A tqdm bar over the job's work, not its iterations: an iteration of the last stage
+    weighs several of the first, so the percentage and the time left hold throughout.
+    The stage, its size and the loss stand beside it, in-process and from a server alike."""
+
+    STEPS = 1000
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: Any = None
 
-    def _ensure(self, total: int) -> Any:
-        if self.bar is None and not self.quiet:
+    def update(self, fraction: float, stage: str, loss: float | None) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="it", file=sys.stderr, dynamic_ncols=True)
-        return self.bar
+            # smoothing=0: time left from the average pace so far, as the engine reckons it.
+            self.bar = tqdm(total=self.STEPS, file=sys.stderr, dynamic_ncols=True, smoothing=0,
+                            bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+        self.bar.set_description(stage, refresh=False)
+        if loss is not None:
+            self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.update(max(0, round(fraction * self.STEPS) - self.bar.n))
 
     def update_local(self, event: Any) -> None:
-        bar = self._ensure(event.steps)
-        if bar is not None:
-            blocks = f" in {event.blocks} blocks" if event.blocks > 1 else ""
-            bar.set_description(f"stage {event.stage}/{event.stages} {event.size[1]}x{event.size[0]}{blocks}")
-            bar.set_postfix(loss=f"{event.losses.get('total', 0):.4g}", refresh=False)
-            bar.update(event.step - bar.n)
+        self.update(event.fraction, _stage_text(event.stage, event.stages, event.size, event.iteration,
+                                                event.iterations, event.blocks), event.losses.get("total"))
 
     def update_remote(self, event: Any, ev: Any) -> None:
         if isinstance(event, ev.Progress):
-            bar = self._ensure(event.steps)
-            if bar is not None:
-                blocks = f" in {event.blocks} blocks" if event.blocks > 1 else ""
-                bar.set_description(f"stage {event.stage}/{event.stages}{blocks}")
-                bar.update(event.step - bar.n)
+            self.update(event.fraction, _stage_text(event.stage, event.stages, event.size, event.iteration,
+                                                    event.iterations, event.blocks), event.losses.get("total"))
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
+
+def _stage_text(stage: int, stages: int, size: tuple[int, int] | None, iteration: int, iterations: int,
+                blocks: int) -> str:
+    where = f" {size[1]}x{size[0]}" if size else ""
+    split = f" in {blocks} blocks" if blocks > 1 else ""
+    return f"stage {stage}/{stages}{where}{split}, iteration {iteration}/{iterations}"
 
 if __name__ == "__main__":
     sys.exit(main())

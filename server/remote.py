@@ -31,16 +31,19 @@ def remote_stylize(
     client_keys: tuple[bytes, bytes] | None = None,
     hello_timeout: float = 10.0,
     on_cancel: Callable[[], None] | None = None,
+    on_hello: Callable[[dict], None] | None = None,
 ) -> ev.Result:
     """Submit, pass every event to `on_event`, and return the final `Result`.
 
     `timeout` bounds the wait for each next event.  A cancelled job still returns its
     `Result`, with `cancelled` set and the picture as it was: a Ctrl-C asks the server
     to cancel and waits for that picture (calling `on_cancel`), and a second one stops
-    at once.  An `Error` raises.
+    at once.  An `Error` raises.  `on_hello` gets the server's capabilities first.
     """
     with Client(endpoint, server_public_key=server_public_key, client_keys=client_keys, name="restyle-cli") as client:
-        client.hello(timeout=hello_timeout)
+        capabilities = client.hello(timeout=hello_timeout)
+        if on_hello is not None:
+            on_hello(capabilities)
         job_id = client.submit(request)
         try:
             return _until_result(client, job_id, endpoint, on_event, timeout)

@@ -109,6 +109,7 @@ def _stream(engine: Any, request: Request, token: CancelToken) -> Generator[ev.E
                 event.eta,
                 event.blocks,
                 event.fraction,
+                event.size,
             )
             if event.image is None:
                 continue

@@ -41,6 +41,7 @@ class Progress:
     # The share of the job's work done, 0..1: what a progress bar shows.  Work counts
     # pixels, so the last stage's iterations weigh more than the first's.
     fraction: float = 0.0
+    size: tuple[int, int] | None = None  # (height, width) of this stage; None from older servers
 
 
 @dataclass

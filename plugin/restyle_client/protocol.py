@@ -135,6 +135,7 @@ def encode(message: Message) -> list[Any]:
                     "eta": None if m.eta is None else float(m.eta),
                     "blocks": m.blocks,
                     "fraction": float(m.fraction),
+                    **({} if m.size is None else {"size": [int(m.size[0]), int(m.size[1])]}),
                 }
             )
         ]
@@ -317,6 +318,15 @@ def _fraction(f: _Fields) -> float:
     return fraction
 
 
+def _stage_size(f: _Fields) -> tuple[int, int] | None:
+    size = f.get("size", (list,), default=None, none_ok=True)
+    if size is None:
+        return None
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 65535 for v in size):
+        raise f.fail("progress: size must be [height, width] in px")
+    return (size[0], size[1])
+
+
 def _one_image(header: dict[str, Any], pixels: list[Pixels], job_id: str | None) -> Pixels:
     if len(pixels) != 1:
         raise ProtocolError("bad_pixels", f"{header['type']} carries exactly one pixel frame", job_id)
@@ -376,6 +386,7 @@ def decode(frames: Frames, expect: Collection[str] | None = None) -> Message:
             eta=f.get("eta", (int, float), none_ok=True),
             blocks=f.get("blocks", (int,), default=1),
             fraction=_fraction(f),
+            size=_stage_size(f),
         )
     if kind == "preview":
         return ev.Preview(job_id=f.get("job_id", (str,)), pixels=_one_image(header, pixels, job_id))

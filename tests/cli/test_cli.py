@@ -170,3 +170,23 @@ def test_a_budget_for_a_remote_job_belongs_to_the_server(files):
     done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--memory-gb", "4",
                    "--server", "tcp://127.0.0.1:1", "-q")
     assert done.returncode == 2 and "restyle serve --memory-gb" in done.stderr
+
+
+def test_help_explains_every_option_and_the_default_iterations():
+    text = restyle("stylize", "--help").stdout
+    for flag in ("--seed", "--precision", "--optimizer", "--pooling"):
+        line = text[text.index(flag):].split("\n  -", 1)[0]
+        assert len(line.split()) > 4, f"{flag} has no explanation"
+    assert "50 for each early stage, 100 for the last" in " ".join(text.split())
+    assert "the VGG19 network's trained weights" in " ".join(text.split())
+
+
+def test_a_seed_that_cannot_matter_is_pointed_out(files):
+    out = files["dir"] / "out.png"
+    seeded = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--seed", "3",
+                     "--weights", "random:0", "--iterations", "2", "--stages", "1")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "--seed changes nothing" in seeded.stderr
+    noisy = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(out), "--seed", "3",
+                    "--init", "noise", "--weights", "random:0", "--iterations", "2", "--stages", "1")
+    assert "--seed changes nothing" not in noisy.stderr

@@ -146,8 +146,9 @@ def keys(tmp_path):
 
 
 def test_stylize_reaches_a_server_with_keys_as_its_client(files, keys):
-    from server.keys import load_client_keys
     from support.server import running_server
+
+    from server.keys import load_client_keys
 
     with running_server(keys=keys, client_keys=load_client_keys(keys, "laptop")) as endpoint:
         done = restyle(*stylize(files, "--iterations", "1", "--server", endpoint, "--server-keys", str(keys),
@@ -216,3 +217,12 @@ def test_a_refused_client_name_writes_nothing(tmp_path, name):
     done = restyle("keys", str(tmp_path / "keys"), "--client", "laptop", "--client", name)
     assert done.returncode == 2 and "client name" in done.stderr, done.stderr
     assert not (tmp_path / "keys").exists()
+
+
+def test_through_a_server_the_bar_shows_the_stage_size_and_loss_and_the_server_names_its_weights(files, endpoint):
+    """The same bar as in-process, and the "for tests only" warning reaches the artist."""
+    done = restyle("stylize", str(files["content"]), str(files["style"]), "-o", str(files["dir"] / "out.png"),
+                   "--iterations", "3", "--server", endpoint)
+    assert done.returncode == 0, done.stderr
+    assert f"server {endpoint}: device" in done.stderr and "for tests only" in done.stderr
+    assert "stage 1/1 64x48, iteration 3/3: 100%" in done.stderr and "loss=" in done.stderr and "100%" in done.stderr
