@@ -9,8 +9,14 @@ has) are tested on the host, in test_gimp_weights_logic.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
-from test_gimp_plugin import _free_endpoint, names, run_scenario
+from gimp_wait import wait_for
+from test_gimp_plugin import _free_endpoint, _press_ok_in_dialog, _window_shot, names, run_scenario, x_display  # noqa: F401
 
 pytestmark = pytest.mark.gimp
 
@@ -37,3 +43,89 @@ def test_a_script_without_the_weights_is_told_what_to_do_and_no_server_is_starte
     assert " | " not in message and "--weights PATH" not in message
     assert "server-started.log" not in report["files"]
     assert names(report) == ["Photo", "Blue Stripes"]
+
+
+# --- from the menu: the question, and a file the user picks -----------------------------------
+
+
+def _xdotool(display: str, *args: str) -> str:
+    env = {**os.environ, "DISPLAY": display}
+    return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True).stdout
+
+
+def _window(display: str, name: str) -> str | None:
+    found = _xdotool(display, "search", "--name", name).split()
+    return found[0] if found else None
+
+
+def _within(condition, seconds: float):
+    try:
+        return wait_for(condition, "", timeout=seconds)
+    except AssertionError:
+        return None
+
+
+def _answer_the_weights_question(display: str, seen: dict) -> None:
+    """Confirm Restyle's dialog; in the question, choose Use a file I have…, name a file that is
+    not VGG19 in the file chooser, and when the question comes back with the refusal, Cancel."""
+    _press_ok_in_dialog(display, seen)
+    question = wait_for(lambda: _window(display, QUESTION), "the weights question", timeout=60)
+    time.sleep(1.5)
+    seen["question"] = _window_shot(display, question)
+    for _attempt in range(20):
+        _xdotool(display, "windowfocus", "--sync", question)
+        _xdotool(display, "key", "alt+u")  # _Use a file I have…
+        if _within(lambda: _window(display, "^Pick a copy of"), 3):
+            break
+    chooser = _window(display, "^Pick a copy of")
+    seen["chooser"] = chooser is not None
+    time.sleep(1.0)
+    _xdotool(display, "windowfocus", "--sync", chooser)
+    _xdotool(display, "key", "ctrl+l")
+    time.sleep(0.3)
+    _xdotool(display, "type", "--delay", "20", NOT_VGG19)
+    time.sleep(0.3)
+    _xdotool(display, "key", "Return")
+    again = wait_for(
+        lambda: (_window(display, QUESTION) or "") not in ("", question) and _window(display, QUESTION),
+        "the question to come back",
+        timeout=30,
+    )
+    time.sleep(1.5)
+    seen["question_again"] = _window_shot(display, again)
+    for _attempt in range(20):
+        _xdotool(display, "windowfocus", "--sync", again)
+        _xdotool(display, "key", "Escape")
+        if _within(lambda: _window(display, QUESTION) is None, 3):
+            seen["cancelled"] = True
+            return
+
+
+QUESTION = "^Restyle: VGG19's weights$"
+NOT_VGG19 = "/etc/os-release"
+
+
+def test_from_the_menu_it_asks_refuses_a_file_that_is_not_vgg19_and_explains_a_cancel(gimp_available, x_display):
+    endpoint = _free_endpoint()
+    marks_its_start = "open('{work}/server-started.log', 'w').write('started')"
+    seen: dict = {}
+    report = run_scenario(
+        endpoint,
+        {"iterations": 2},
+        server_json={
+            "endpoint": endpoint,
+            "command": ["/usr/bin/python3", "-c", marks_its_start, "serve"],
+            "log": "{work}/server.log",
+        },
+        display=x_display,
+        while_running=lambda: _answer_the_weights_question(x_display, seen),
+    )
+    assert seen.get("confirmed") and seen.get("question") and seen.get("chooser"), seen.keys()
+    assert seen.get("question_again") and seen.get("cancelled")
+    assert report["run"]["status"] == "EXECUTION_ERROR"
+    assert report["run"]["error"].startswith("Restyle needs VGG19's pretrained weights")
+    assert "server-started.log" not in report["files"]
+    assert names(report) == ["Photo", "Blue Stripes"]
+    shot_dir = os.environ.get("RESTYLE_GIMP_SCREENSHOT_DIR")
+    if shot_dir:
+        (Path(shot_dir) / "gimp-weights-question.png").write_bytes(seen["question_again"])

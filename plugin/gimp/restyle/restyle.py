@@ -254,9 +254,9 @@ def _ask_weights(text):
     from restyle_gimp_weights import Choice
 
     dialog = Gtk.MessageDialog(
-        message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.NONE, text="Restyle needs VGG19's weights"
+        message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.NONE, text="Needed once: the network's weights"
     )
-    dialog.set_title("Restyle")
+    dialog.set_title("Restyle: VGG19's weights")
     dialog.format_secondary_text(text)
     dialog.add_buttons("_Cancel", Gtk.ResponseType.CANCEL, "_Use a file I have\u2026", 2, f"_Download ({SIZE_TEXT})", 1)
     dialog.set_default_response(1)
