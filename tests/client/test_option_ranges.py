@@ -79,3 +79,19 @@ def test_the_wire_carries_every_option_and_nothing_else():
     options = Options(size=512, strength=0.7, seed=3, iterations=20, init="noise")
     assert Options.from_wire(options.to_wire()) == options
     assert set(options.to_wire()) == {f.name for f in fields(Options)}
+
+
+def test_the_protocol_document_states_each_options_range():
+    """docs/protocol.md's table is what an implementer reads: its ranges are these."""
+    from pathlib import Path
+
+    from restyle_client.request import describe_range
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    rows = {line.split("`")[1]: line for line in doc.splitlines() if line.startswith("| `")}
+    for f in fields(Options):
+        if f.metadata["kind"] == "choice":
+            assert all(f"`{choice}`" in rows[f.name] for choice in f.metadata["allowed"]), f.name
+        else:
+            assert describe_range(f.metadata) in rows[f.name], f"{f.name}: {describe_range(f.metadata)}"
+    assert f"weight` (default\n1) is its share of its region's blend, {describe_range(STYLE_WEIGHT)}" in doc
