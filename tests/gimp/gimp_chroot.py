@@ -117,7 +117,7 @@ def _gimp_command(
 ) -> str:
     """GIMP without its interface, or (`gui`) with it, for what only its windows do."""
     console = gimp_console(root)
-    program = console.replace("gimp-console-", "gimp-") if gui else f"{console} -i"
+    program = f"{console.replace('gimp-console-', 'gimp-')} --no-splash" if gui else f"{console} -i"
     return (
         f"chroot {q(root)} env -i HOME={q(home_inside)} PATH=/usr/bin:/bin LANG=C.UTF-8 "
         f"{extra_env} timeout -k 5 {timeout} {program} --batch-interpreter python-fu-eval "
