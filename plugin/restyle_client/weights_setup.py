@@ -32,7 +32,8 @@ HASH_PREFIX = "dcbb9e9d"
 SIZE_TEXT = "548 MB"
 CHUNK = 1 << 20
 
-Progress = Callable[[int, Optional[int]], None]  # bytes done, bytes in all (None: unknown)
+# Bytes done, bytes in all (None: unknown).  Optional, not `|`: this runs on Python 3.9 too.
+Progress = Callable[[int, Optional[int]], None]  # noqa: UP007
 
 
 class SetupError(RuntimeError):

@@ -18,6 +18,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 from restyle_client import launcher, weights_setup
 
+from .connection import Connection
 from .server_state import ServerState
 
 FIRST_TEXT = "First get VGG19's weights: Download them, or Use a file I have\u2026 (at the top of this docker)."
@@ -30,7 +31,7 @@ class WeightsPanel(QGroupBox):
     _progressed = pyqtSignal(object, object, str)  # bytes done, bytes in all or None, verb
     _ended = pyqtSignal(str)  # "" when the file is in place, else what went wrong
 
-    def __init__(self, connection: Callable[[], object]) -> None:
+    def __init__(self, connection: Callable[[], Connection | None]) -> None:
         super().__init__("Needed once: the network's weights", objectName="restyle_weights")
         self._connection = connection  # the docker's current Connection, to start the server with
         self._cancel = threading.Event()
