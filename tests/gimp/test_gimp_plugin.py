@@ -584,7 +584,8 @@ def _press_undo_in_image_window(display: str, seen: dict):
         return found[-1] if found else None
 
     window = wait_for(image_window, "the image window", timeout=120)
-    seen["window"] = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True, text=True).stdout
+    title = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True, text=True)
+    seen["window"] = title.stdout
     for _attempt in range(10):
         subprocess.run(["xdotool", "windowactivate", "--sync", window], env=env, capture_output=True)
         subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, capture_output=True)

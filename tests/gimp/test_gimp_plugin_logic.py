@@ -319,7 +319,8 @@ def test_a_running_server_is_used_as_it_is(tmp_path):
 def test_the_dialog_offers_each_working_size_once_with_its_time_on_this_server():
     from restyle_gimp_estimate import note, offered_sizes
 
-    assert offered_sizes(1200, 800) == [("Draft (512 px)", 512), ("Standard (1024 px)", 1024), ("Full size (1200 px)", 0)]
+    offered = [("Draft (512 px)", 512), ("Standard (1024 px)", 1024), ("Full size (1200 px)", 0)]
+    assert offered_sizes(1200, 800) == offered
     from restyle_client.estimate import Speed
 
     text = note(1200, 800, speed=Speed(0.05, 6.0), iterations=None)

@@ -318,7 +318,8 @@ def test_a_refusal_goes_away_once_its_cause_is_fixed(krita_run):
 
 def test_each_quality_says_how_long_it_takes_once_the_server_has_measured_its_speed(krita_run):
     picking = krita_run.scenario("picking")
-    assert picking["quality_labels_unmeasured"] == ["Draft (512 px)", "Standard (1024 px)", "Fine (2048 px)", "Full size"]
+    unmeasured = ["Draft (512 px)", "Standard (1024 px)", "Fine (2048 px)", "Full size"]
+    assert picking["quality_labels_unmeasured"] == unmeasured
     measured = picking["quality_labels_measured"]
     assert all("\u00b7 about " in label for label in measured), measured
     assert picking["quality_default_measured"] == measured[-1], "a 64x48 layer is quick at full size everywhere"
