@@ -33,7 +33,7 @@ SIZE_TEXT = "548 MB"
 CHUNK = 1 << 20
 
 # Bytes done, bytes in all (None: unknown).  Optional, not `|`: this runs on Python 3.9 too.
-Progress = Callable[[int, Optional[int]], None]  # noqa: UP007
+Progress = Callable[[int, Optional[int]], None]  # noqa: UP045
 
 
 class SetupError(RuntimeError):
@@ -129,9 +129,7 @@ def download(
     try:
         response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (the URL is ours or a test's)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise SetupError(
-            f"VGG19's weights could not be downloaded ({_reason(exc)}).\n{offline_text(target)}"
-        ) from None
+        raise SetupError(f"VGG19's weights could not be downloaded ({_reason(exc)}).\n{offline_text(target)}") from None
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
@@ -229,4 +227,3 @@ def _sha256(path: Path) -> str:
 
 def _reason(exc: BaseException) -> str:
     return str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc) or type(exc).__name__
-

@@ -207,8 +207,12 @@ def test_the_texts_say_what_is_needed_why_and_how_big():
 def test_the_module_runs_in_any_editor_s_python_and_in_install_py():
     """Standard library only, and Python 3.9 syntax: install.py loads it by path."""
     tree = ast.parse(Path(ws.__file__).read_text(), feature_version=(3, 9))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 

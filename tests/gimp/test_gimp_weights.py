@@ -105,7 +105,7 @@ QUESTION = "^Restyle: VGG19's weights$"
 NOT_VGG19 = "/etc/os-release"
 
 
-def test_from_the_menu_it_asks_refuses_a_file_that_is_not_vgg19_and_explains_a_cancel(gimp_available, x_display):
+def test_from_the_menu_it_asks_refuses_a_file_that_is_not_vgg19_and_explains_a_cancel(gimp_available, x_display):  # noqa: F811
     endpoint = _free_endpoint()
     marks_its_start = "open('{work}/server-started.log', 'w').write('started')"
     seen: dict = {}

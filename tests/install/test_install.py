@@ -293,7 +293,7 @@ def fake_python(path: Path, noise_lines: int, venv_exit: int = 0) -> Path:
     path.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = "-c" ]; then echo 3.11; exit 0; fi\n'
-        f"i=0; while [ $i -lt {noise_lines} ]; do echo \"Collecting something-$i (from pip noise)\"; i=$((i+1)); done\n"
+        f'i=0; while [ $i -lt {noise_lines} ]; do echo "Collecting something-$i (from pip noise)"; i=$((i+1)); done\n'
         f'if [ "$2" = "venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; exit {venv_exit}; fi\n'
         "exit 0\n"
     )
@@ -380,8 +380,9 @@ def stand_in_hash() -> str:
 
 def test_download_weights_puts_them_where_the_server_looks_and_uninstall_takes_them_away(home, served):
     before = snapshot(home)
-    result = run(home, "--plugins-only", "--download-weights", "--weights-url", served,
-                 "--weights-hash-prefix", stand_in_hash())
+    result = run(
+        home, "--plugins-only", "--download-weights", "--weights-url", served, "--weights-hash-prefix", stand_in_hash()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (home / WEIGHTS).read_bytes() == STAND_IN
     assert "VGG19's weights are in place" in result.stdout and "--download-weights" not in result.stdout
@@ -412,7 +413,10 @@ def test_a_failed_download_is_a_to_do_with_advice_and_leaves_nothing(home, serve
 def test_dry_run_says_it_would_download_the_weights(home):
     result = run(home, "--plugins-only", "--dry-run", "--download-weights")
     assert result.returncode == 0
-    assert f"would download https://download.pytorch.org/models/{WEIGHTS.name} (548 MB) to {home / WEIGHTS}" in result.stdout
+    assert (
+        f"would download https://download.pytorch.org/models/{WEIGHTS.name} (548 MB) to {home / WEIGHTS}"
+        in result.stdout
+    )
     assert not (home / ".cache").exists()
 
 
@@ -420,5 +424,7 @@ def test_the_installer_and_the_engine_agree_on_where_the_weights_go(tmp_path):
     install = load_install()
     for environ in ({}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {"TORCH_HOME": str(tmp_path / "th")}):
         places = install.Places(tmp_path, "linux", environ=environ)
-        torch_home = environ.get("TORCH_HOME") or str(Path(environ.get("XDG_CACHE_HOME", tmp_path / ".cache")) / "torch")
+        torch_home = environ.get("TORCH_HOME") or str(
+            Path(environ.get("XDG_CACHE_HOME", tmp_path / ".cache")) / "torch"
+        )
         assert places.weights == Path(torch_home) / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"

@@ -12,7 +12,16 @@ import os
 import time
 
 from PyQt5.QtCore import QMetaObject, QTimer
-from PyQt5.QtWidgets import QApplication, QFileDialog, QLineEdit, QLabel, QProgressBar, QPushButton, QScrollArea, QWidget
+from PyQt5.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QWidget,
+)
 
 
 def _restyle_scenario():
@@ -90,7 +99,9 @@ def weights(ctx):
         "panel_min": panel.minimumSizeHint().width(),
         "text_min": text.minimumSizeHint().width(),
     }
-    rep["buttons"] = [widget(dock, QPushButton, name).text() for name in ("restyle_weights_download", "restyle_weights_pick")]
+    rep["buttons"] = [
+        widget(dock, QPushButton, name).text() for name in ("restyle_weights_download", "restyle_weights_pick")
+    ]
     main.screenshot(ctx, "weights-panel.png")
 
     # Start before the weights are there: nothing is started, the docker says what comes first.
@@ -119,7 +130,7 @@ def weights(ctx):
     rep["cancel_visible"] = cancel.isVisible()
     yield ctx.sleep(0.5)
     heartbeat.stop()
-    rep["longest_gap_s"] = round(max(b - a for a, b in zip(ticks, ticks[1:])), 3)
+    rep["longest_gap_s"] = round(max(b - a for a, b in zip(ticks, ticks[1:], strict=False)), 3)
     cancel.click()
     yield ctx.Wait(download.isEnabled, 30, "the cancelled download to end")
     rep["cancelled_status"] = progress.text()

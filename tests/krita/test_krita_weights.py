@@ -34,6 +34,7 @@ FILE = "vgg19-dcbb9e9d.pth"
 def stand_in_weights(path: Path) -> None:
     """What torchvision's file holds where the server reads it, at a fraction of the size."""
     import torch
+
     from core.vgg import build_features
 
     gen = torch.Generator().manual_seed(0)
@@ -100,8 +101,16 @@ def first_run(tmp_path_factory, internet: Served) -> KritaRun:
     pid_file = root / "autostarted.pid"
     endpoint = free_endpoint()
     installed = subprocess.run(
-        [sys.executable, str(kritarun.REPO / "install.py"), "--home", str(home), "--plugins-only", "--no-gimp",
-         "--endpoint", endpoint],
+        [
+            sys.executable,
+            str(kritarun.REPO / "install.py"),
+            "--home",
+            str(home),
+            "--plugins-only",
+            "--no-gimp",
+            "--endpoint",
+            endpoint,
+        ],
         capture_output=True,
         text=True,
     )
@@ -110,8 +119,16 @@ def first_run(tmp_path_factory, internet: Served) -> KritaRun:
     # default weights, behind a shell that notes its process id so that the test can stop it.
     config_path = home / ".config" / "restyle" / "server.json"
     config = json.loads(config_path.read_text())
-    config["command"] = ["/bin/sh", "-c", f'echo $$ > {pid_file}; exec "$0" "$@"', *serve_command(),
-                         "--heartbeat-interval", "0.5", "--heartbeat-timeout", "10"]
+    config["command"] = [
+        "/bin/sh",
+        "-c",
+        f'echo $$ > {pid_file}; exec "$0" "$@"',
+        *serve_command(),
+        "--heartbeat-interval",
+        "0.5",
+        "--heartbeat-timeout",
+        "10",
+    ]
     config["log"] = str(out / "server.log")
     config_path.write_text(json.dumps(config))
     try:

@@ -41,7 +41,9 @@ class WeightsPanel(QGroupBox):
         self.text = _label("restyle_weights_text")
         col.addWidget(self.text)
         buttons = QHBoxLayout()
-        self.download_button = QPushButton(f"Download ({weights_setup.SIZE_TEXT})", objectName="restyle_weights_download")
+        self.download_button = QPushButton(
+            f"Download ({weights_setup.SIZE_TEXT})", objectName="restyle_weights_download"
+        )
         self.download_button.setToolTip(weights_setup.URL)
         self.download_button.clicked.connect(self.download)
         self.pick_button = QPushButton("Use a file I have\u2026", objectName="restyle_weights_pick")
@@ -86,9 +88,10 @@ class WeightsPanel(QGroupBox):
     # --- getting the file ----------------------------------------------------------------------
 
     def download(self) -> None:
-        self._run("Downloading", lambda progress: weights_setup.download(
-            self.target, progress=progress, cancelled=self._cancel.is_set
-        ))
+        self._run(
+            "Downloading",
+            lambda progress: weights_setup.download(self.target, progress=progress, cancelled=self._cancel.is_set),
+        )
 
     def pick(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -101,9 +104,12 @@ class WeightsPanel(QGroupBox):
             self.use_file(Path(path))
 
     def use_file(self, path: Path) -> None:
-        self._run("Checking and copying", lambda progress: weights_setup.install_copy(
-            path, self.target, progress=progress, cancelled=self._cancel.is_set
-        ))
+        self._run(
+            "Checking and copying",
+            lambda progress: weights_setup.install_copy(
+                path, self.target, progress=progress, cancelled=self._cancel.is_set
+            ),
+        )
 
     def _run(self, verb: str, work: Callable[[weights_setup.Progress], object]) -> None:
         if self._busy:
