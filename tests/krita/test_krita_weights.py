@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -148,6 +150,9 @@ def first_run(tmp_path_factory, internet: Served) -> KritaRun:
         )
     finally:
         stop_autostarted(pid_file)
+    shot_dir = os.environ.get("RESTYLE_KRITA_SCREENSHOT_DIR")
+    if shot_dir and (out / "weights-panel.png").exists():
+        shutil.copy2(out / "weights-panel.png", Path(shot_dir) / "krita-weights.png")
     run = KritaRun(rc, report, log, out, home)
     run.torch_home = torch_home  # type: ignore[attr-defined]
     return run

@@ -10,6 +10,7 @@ shared `restyle_client.weights_setup`; only the widgets are here.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,8 @@ class WeightsPanel(QGroupBox):
         col.addWidget(self.status)
         self._progressed.connect(self._show_progress)
         self._ended.connect(self._end)
+        cancel = self._cancel
+        self.destroyed.connect(lambda *_: cancel.set())  # Krita closing: the transfer cleans up after itself
         self._idle("")
         self.hide()
 
@@ -126,11 +129,13 @@ class WeightsPanel(QGroupBox):
         def thread() -> None:
             try:
                 work(lambda done, total: self._progressed.emit(done, total, verb))
-                self._ended.emit("")
+                outcome = ""
             except weights_setup.SetupError as exc:
-                self._ended.emit(str(exc))
+                outcome = str(exc)
             except Exception as exc:  # a bug: say it, so the panel never stays busy
-                self._ended.emit(f"{type(exc).__name__}: {exc}")
+                outcome = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(RuntimeError):  # the panel is gone (Krita closed meanwhile)
+                self._ended.emit(outcome)
 
         threading.Thread(target=thread, name="restyle-weights", daemon=True).start()
 
