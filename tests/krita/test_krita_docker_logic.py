@@ -236,6 +236,13 @@ def test_history_is_newest_first_and_short():
     assert [e.layer_uid for e in history.entries("doc", set("abcd"))] == ["d", "c", "b"]
 
 
+def test_a_result_is_listed_once():
+    history = History()
+    history.add("doc", entry("a"))
+    history.add("doc", entry("a", seconds=80.0))
+    assert [e.seconds for e in history.entries("doc", {"a"})] == [80.0]
+
+
 def test_a_result_the_artist_deleted_leaves_the_history():
     history = History()
     history.add("doc", entry("a"))

@@ -568,8 +568,7 @@ class RestyleDocker(DockWidget):
         self.connection.ensure_server(lambda: self._submit(job, request), job.fail)
 
     def _job_changed(self, job: RestyleJob, choices: Choices) -> None:
-        if job.done and job.result_layer is not None and not getattr(job, "in_history", False):
-            job.in_history = True
+        if job.done and job.result_layer is not None:
             entry = Entry(
                 node_id(job.result_layer),
                 job.result_layer.name(),

@@ -55,9 +55,10 @@ class History:
         self._by_document: dict[str, list[Entry]] = {}
 
     def add(self, document: str, entry: Entry) -> None:
-        entries = self._by_document.setdefault(document, [])
+        """Newest first; a layer is listed once, however often its job reports its end."""
+        entries = [e for e in self._by_document.get(document, []) if e.layer_uid != entry.layer_uid]
         entries.insert(0, entry)
-        del entries[self.keep :]
+        self._by_document[document] = entries[: self.keep]
 
     def entries(self, document: str, alive: Collection[str]) -> list[Entry]:
         """The document's entries whose layer still exists (`alive`: the layer ids now in it)."""
