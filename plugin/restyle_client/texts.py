@@ -104,9 +104,7 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
 
 
-def progress_text(
-    stage: int, stages: int, iteration: int, iterations: int, eta: float | None, blocks: int = 1
-) -> str:
+def progress_text(stage: int, stages: int, iteration: int, iterations: int, eta: float | None, blocks: int = 1) -> str:
     """Where the job is; the stage only when there are several, the time left when known."""
     parts = [f"stage {stage}/{stages}"] if stages > 1 else []
     parts.append(f"iteration {iteration}/{iterations}")
@@ -208,8 +206,7 @@ def unusable_answer_text(exc: Exception) -> str:
 
 def empty_mask_text(region: str) -> str:
     return (
-        f"The mask of {region} does not cover any of the content layer; "
-        "select part of the layer or choose another mask"
+        f"The mask of {region} does not cover any of the content layer; select part of the layer or choose another mask"
     )
 
 

@@ -65,8 +65,12 @@ def test_restyles_own_layers_are_known_by_their_names(name, made_by_restyle):
 
 @pytest.mark.parametrize(
     "seconds,text",
-    [(3, "about 5 s on this server"), (44, "about 45 s on this server"), (170, "about 3 min on this server"),
-     (5400, "about 1.5 h on this server")],
+    [
+        (3, "about 5 s on this server"),
+        (44, "about 45 s on this server"),
+        (170, "about 3 min on this server"),
+        (5400, "about 1.5 h on this server"),
+    ],
 )
 def test_an_estimate_is_rounded_as_far_as_it_can_be_trusted(seconds, text):
     assert texts.estimate_text(seconds) == text

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import gimp_chroot
-from gimp_wait import wait_for
 import numpy as np
 import pytest
+from gimp_wait import wait_for
 from PIL import Image
 from support.server import running_server
 

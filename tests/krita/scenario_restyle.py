@@ -650,9 +650,7 @@ def box_contrast(styles, row):
     rect = styles.visualItemRect(styles.item(row))
     image = styles.viewport().grab(rect).toImage().convertToFormat(QImage.Format_RGB32)
     background = image.pixelColor(image.width() - 2, image.height() // 2).lightness()
-    left = [
-        image.pixelColor(x, y).lightness() for x in range(min(30, image.width())) for y in range(image.height())
-    ]
+    left = [image.pixelColor(x, y).lightness() for x in range(min(30, image.width())) for y in range(image.height())]
     return max(abs(value - background) for value in left)
 
 

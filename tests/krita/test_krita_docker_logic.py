@@ -8,8 +8,8 @@ test_krita_e2e.py.
 from __future__ import annotations
 
 import pytest
-from krita_restyle.job_input import Choices, RegionChoice, read_job
 from krita_restyle.history import Entry, History
+from krita_restyle.job_input import Choices, RegionChoice, read_job
 from krita_restyle.layer_lists import (
     LayerLists,
     MaskChoice,
