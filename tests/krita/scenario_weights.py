@@ -126,6 +126,8 @@ def weights(ctx):
     download.click()
     yield ctx.Wait(lambda: bar.value() > 0, 30, "the download's progress")
     rep["progress_text"] = progress.text()
+    rep["progress_shown"] = progress.isVisible() and bar.isVisible()
+    main.screenshot(ctx, "weights-downloading.png")
     rep["progress_value"] = bar.value()
     rep["cancel_visible"] = cancel.isVisible()
     yield ctx.sleep(0.5)
@@ -134,6 +136,7 @@ def weights(ctx):
     cancel.click()
     yield ctx.Wait(download.isEnabled, 30, "the cancelled download to end")
     rep["cancelled_status"] = progress.text()
+    rep["cancelled_status_shown"] = progress.isVisible()
     rep["after_cancel"] = files_under(torch_home)
 
     # A file that is not VGG19 is refused, by name.
@@ -142,6 +145,7 @@ def weights(ctx):
     pick.click()
     yield ctx.Wait(lambda: pick.isEnabled() and progress.text(), 30, "the picked file to be checked")
     rep["wrong_file_status"] = progress.text()
+    rep["wrong_file_status_shown"] = progress.isVisible()
     rep["after_wrong_file"] = files_under(torch_home)
     rep["panel_after_wrong_file"] = panel.isVisible()
 

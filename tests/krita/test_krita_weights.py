@@ -182,9 +182,9 @@ def test_start_waits_for_the_weights_and_starts_nothing(first_run):
 def test_a_download_shows_progress_keeps_krita_responsive_and_cancels_without_a_trace(first_run):
     weights = first_run.scenario("weights")
     assert weights["progress_text"].startswith("Downloading VGG19's weights:"), weights["progress_text"]
-    assert " of 40 MB" in weights["progress_text"] and weights["cancel_visible"]
+    assert " of 40 MB" in weights["progress_text"] and weights["cancel_visible"] and weights["progress_shown"]
     assert weights["longest_gap_s"] < 0.5
-    assert weights["cancelled_status"] == "Stopped; nothing was kept."
+    assert weights["cancelled_status"] == "Stopped; nothing was kept." and weights["cancelled_status_shown"]
     assert weights["after_cancel"] == []
 
 
@@ -193,6 +193,7 @@ def test_a_picked_file_that_is_not_vgg19_is_refused(first_run):
     assert weights.get("file_dialogs"), weights.get("no_file_dialog")
     assert not weights.get("dialog_stayed_open")
     assert "resnet50.pth is not torchvision's VGG19 file" in weights["wrong_file_status"]
+    assert weights["wrong_file_status_shown"]
     assert weights["after_wrong_file"] == [] and weights["panel_after_wrong_file"]
 
 

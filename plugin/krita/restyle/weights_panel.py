@@ -23,7 +23,6 @@ from .connection import Connection
 from .server_state import ServerState
 
 FIRST_TEXT = "First get VGG19's weights: Download them, or Use a file I have\u2026 (at the top of this docker)."
-STARTING_TEXT = "The weights are in place. Starting the Restyle server\u2026"
 
 
 class WeightsPanel(QGroupBox):
@@ -125,6 +124,7 @@ class WeightsPanel(QGroupBox):
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
         self.status.setText(f"{verb} VGG19's weights\u2026")
+        self.status.setVisible(True)
 
         def thread() -> None:
             try:
@@ -150,7 +150,7 @@ class WeightsPanel(QGroupBox):
         if problem:
             self._idle(problem)
             return
-        self._idle(STARTING_TEXT)
+        self._idle("")
         self.hide()
         connection = self._connection()
         if connection is not None:
