@@ -95,7 +95,8 @@ def _default_file() -> Path:
             f"VGG19 weights are not on this machine and could not be downloaded ({_reason(e)}).\n"
             f"Download {TORCHVISION_URL} on a machine that is online and put it at\n"
             f"  {path}\n"
-            f"(or pass --weights PATH to use a copy elsewhere)."
+            f"(or pass --weights PATH to use a copy elsewhere, or run `python3 install.py --download-weights`"
+            f" where the network is reachable)."
         ) from None
     digest = _sha256(partial)
     if not digest.startswith(TORCHVISION_HASH_PREFIX):

@@ -151,16 +151,17 @@ class ServerProcess:
 
     def failure(self) -> str:
         code = self.exit_code()
-        return f"the server stopped (exit code {code}): {log_tail(self.log_path) or 'no output'}"
+        return f"the server stopped (exit code {code}):\n{log_tail(self.log_path) or 'no output'}"
 
 
 def log_tail(path: Path, lines: int = 3) -> str:
+    """The log's last lines, as lines: editors show messages over several lines."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])
+    return "\n".join(kept[-lines:])
 
 
 # --- what the user reads, the same in every editor -------------------------------------

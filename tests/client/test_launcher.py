@@ -118,7 +118,7 @@ def test_a_server_that_dies_at_start_is_explained_by_its_log(tmp_path):
     with pytest.raises(launcher.LaunchError) as failed:
         launcher.start_and_wait(free_endpoint(), config, launcher.hello_answers)
     assert str(failed.value) == (
-        "The Restyle server could not start: the server stopped (exit code 3): loading weights | boom: no GPU"
+        "The Restyle server could not start: the server stopped (exit code 3):\nloading weights\nboom: no GPU"
     )
 
 

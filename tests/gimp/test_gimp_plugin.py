@@ -423,7 +423,7 @@ def test_a_recorded_server_that_cannot_start_is_explained(gimp_available):
     )
     assert report["run"]["status"] == "EXECUTION_ERROR"
     assert report["run"]["error"] == (
-        f"The Restyle server could not start: the server stopped (exit code 3): restyle --bind {endpoint} | "
+        f"The Restyle server could not start: the server stopped (exit code 3):\nrestyle --bind {endpoint}\n"
         "cannot load the VGG19 weights"
     )
     assert names(report) == ["Photo", "Blue Stripes"]
