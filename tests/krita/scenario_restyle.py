@@ -825,8 +825,11 @@ def showcase(ctx):
             screenshot(ctx, "krita-docker.png")
         return start.isEnabled() and status.text().startswith(("Done", "The", "Restyle"))
 
+    rep["estimate"] = widget(dock, QComboBox, "restyle_quality").currentText()
+    started = time.monotonic()
     start.click()
     yield ctx.Wait(watch, 120, "the photograph to be restyled")
+    rep["seconds"] = round(time.monotonic() - started, 1)
     rep["shot_at"] = shot.get("taken")
     rep["status"] = widget(dock, QLabel, "restyle_status").text()
     yield ctx.sleep(0.3)
