@@ -37,6 +37,7 @@ from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
 
+SEED_GRAIN = 0.05  # the grain a non-zero seed adds to a content start, in [0, 1] units
 CALIBRATION_SIDE = 192
 CALIBRATION_ITERATIONS = 3
 
@@ -346,7 +347,16 @@ class StyleTransfer:
             rgb, _ = alpha_ops.split(to_tensor(check_image(job.init, "the init image"), self.device))
             return resize(color.luminance(rgb) if prep.luminance_only else rgb, size)
         if job.init == "content":
-            return resize(prep.seen, size)
+            start = resize(prep.seen, size)
+            if job.seed == 0:
+                return start
+            # Any other seed starts from the content under a faint seeded grain: the
+            # optimisation then settles on another arrangement of the style's texture,
+            # so an artist's "another seed" is another variation, as it is in every
+            # generator they know.  Seed 0 is the content exactly.
+            gen = torch.Generator().manual_seed(job.seed)
+            grain = (torch.rand((1, 1, *size), generator=gen) * 2 - 1) * SEED_GRAIN
+            return (start + grain.to(self.device)).clamp(0, 1)
         if job.init == "noise":
             gen = torch.Generator().manual_seed(job.seed)
             return torch.rand((1, 3, *size), generator=gen).to(self.device)

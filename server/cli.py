@@ -75,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                               "pixels outside every mask keep the content")
     _add_engine_options(stylize, job)
     stylize.add_argument("--seed", type=_whole,
-                         help=f"seed of --init noise (default {job['seed']}); from the content, the default start, "
-                              "nothing is random and the seed changes nothing")
+                         help=f"another seed, another variation (default {job['seed']}): 0 starts from the content "
+                              "exactly, any other seed from the content under a faint grain, or seeds --init noise")
     stylize.add_argument("--iterations", type=_ints, metavar="N[,N...]",
                          help="iterations per stage, one number for all or one per stage (default "
                               f"{DEFAULT_EARLY_ITERATIONS} for each early stage, {DEFAULT_FINAL_ITERATIONS} for the last)")
@@ -242,9 +242,6 @@ def _run_stylize(args: argparse.Namespace) -> int:
     except ImageFileError as e:
         raise UsageError(str(e)) from None
     job = _stylize_job(args, given)
-    if args.seed is not None and isinstance(job.init, str) and job.init == "content" and not args.quiet:
-        print("restyle stylize: note: --seed changes nothing when the work starts from the content "
-              "(--init content, the default); it seeds --init noise", file=sys.stderr)
     if args.server:
         return _stylize_remote(args, job, given, output, keys)
     return _stylize_here(args, job, given, output)

@@ -293,3 +293,14 @@ def test_strength_zero_returns_a_half_transparent_content_exactly(engine):
     content[..., 3] = np.linspace(0, 1, content.shape[1], dtype=np.float32)[None, :]
     _, result = run(engine, Job(content=content, regions=[Region([StyleImage(stripes())])], strength=0.0))
     assert np.array_equal(result.image, content)
+
+
+def test_another_seed_gives_another_variation_of_the_same_picture(engine):
+    """From the content, seed 0 starts from the content exactly and any other seed from
+    the content under a faint grain, so each seed settles on its own arrangement."""
+    pictures = {seed: run(engine, style_job(seed=seed, strength=0.8, iterations=6))[1].image for seed in (0, 0, 1, 2)}
+    again = run(engine, style_job(seed=1, strength=0.8, iterations=6))[1].image
+    assert np.array_equal(again, pictures[1])  # the same seed, the same picture
+    assert np.abs(pictures[1] - pictures[2]).mean() > 0.002
+    assert np.abs(pictures[1] - pictures[0]).mean() > 0.002
+    assert np.abs(pictures[1] - gradient()).mean() < 0.5  # still the same picture underneath
