@@ -39,7 +39,7 @@ from .weights import load_features
 
 SEED_GRAIN = 0.05  # the grain a non-zero seed adds to a content start, in [0, 1] units
 CALIBRATION_SIDE = 192
-CALIBRATION_ITERATIONS = 3
+CALIBRATION_ITERATIONS = 8
 
 
 @dataclass
@@ -155,7 +155,7 @@ class StyleTransfer:
         rng = np.random.default_rng(0)
         picture = rng.random((CALIBRATION_SIDE, CALIBRATION_SIDE, 3), dtype=np.float32)
         job = Job(content=picture, regions=[Region([StyleImage(picture)])], stages=2,
-                  min_size=CALIBRATION_SIDE // 2, iterations=CALIBRATION_ITERATIONS, optimizer="adam")
+                  min_size=CALIBRATION_SIDE // 2, iterations=CALIBRATION_ITERATIONS)
         for _ in self.run(job):
             pass
 
@@ -186,25 +186,25 @@ class StyleTransfer:
         stream: Iterator | None = None
         try:
             for number, (stage, plan, cost, stage_pixels) in enumerate(zip(stages, plans, costs, pixels, strict=True), 1):
+                stage_start = time.perf_counter()
                 x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
                 previous = stage.size
                 objective = self._stylize_objective(prep, stage, job, plan, cancel)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
                                   self.restarts, plan.history)
-                first: tuple[int, float] | None = None
-                for iteration, losses in stream:
+                done = 0
+                for done, losses in stream:
                     step += 1
                     work += cost
                     elapsed = time.perf_counter() - start
-                    first = first or (iteration, elapsed)
                     image = self._render(x, prep, stage.size)[0] if ticker.due(step, steps) else None
-                    yield Progress(number, len(stages), stage.size, iteration, stage.iterations, step, steps, losses,
+                    yield Progress(number, len(stages), stage.size, done, stage.iterations, step, steps, losses,
                                    elapsed, image, plan.blocks, work, total_work)
                 objective, stream = None, None  # freed before the next stage builds its own
-                if first is not None and iteration > first[0]:
-                    # From the end of the first iteration: the styles' statistics and the
-                    # network's warm-up are paid once per stage, not per iteration.
-                    self.pace.observe(stage_pixels, (elapsed - first[1]) / (iteration - first[0]))
+                if done == stage.iterations and done > 0 and not cancel.cancelled:
+                    # The whole stage, its set-up and its last measurement included: that is
+                    # what an estimate of a job's time has to add up.
+                    self.pace.observe(stage_pixels, (time.perf_counter() - stage_start) / done)
                 if cancel.cancelled:
                     break
         except RuntimeError as error:  # out of memory, above all
