@@ -70,6 +70,39 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-jobs-per-client", type=int, default=limits.max_jobs_per_client)
     parser.add_argument("--max-jobs", type=int, default=limits.max_jobs_total, help="queued or running, all clients")
     parser.add_argument(
+        "--max-unread-mb",
+        type=float,
+        default=limits.max_unread_bytes / MIB,
+        help="unread messages held per client before its new jobs are refused as busy (default %(default)g MiB)",
+    )
+    parser.add_argument(
+        "--devices",
+        type=_device_list,
+        default=None,
+        metavar="LIST",
+        help="one worker per device, comma-separated, e.g. cuda:0,cuda:1; cpu,cpu splits the cores in two "
+        "(default: --device alone)",
+    )
+    parser.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run jobs on Ray actors: 'auto' starts a local Ray instance, HOST:PORT joins a cluster's head "
+        "(needs restyle[cluster]; docs/cluster.md)",
+    )
+    parser.add_argument(
+        "--ray-cpu-workers", type=int, default=None, metavar="N",
+        help="with --ray: N workers on CPUs (default: one per GPU of the cluster)",
+    )
+    parser.add_argument(
+        "--ray-cpus-per-worker", type=int, default=config.ray_cpus_per_worker, metavar="N",
+        help="with --ray-cpu-workers: cores (torch threads) per worker (default %(default)s)",
+    )
+    parser.add_argument(
+        "--ray-object-store-mb", type=float, default=None, metavar="MB",
+        help="with --ray auto: the local instance's object store (default: Ray's)",
+    )
+    parser.add_argument(
         "--cache-mb",
         type=float,
         default=config.cache_bytes / MIB,
@@ -104,6 +137,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def _device_list(text: str) -> list[str]:
+    devices = [d.strip() for d in text.split(",")]
+    if not all(devices):
+        raise argparse.ArgumentTypeError(f"expected devices separated by commas, e.g. cuda:0,cuda:1, got {text!r}")
+    return devices
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         bind=args.bind,
@@ -116,11 +156,17 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             max_message_bytes=int(args.max_message_mb * MIB),
             max_jobs_per_client=args.max_jobs_per_client,
             max_jobs_total=args.max_jobs,
+            max_unread_bytes=int(args.max_unread_mb * MIB),
         ),
         cache_bytes=int(args.cache_mb * MIB),
         heartbeat_interval=args.heartbeat_interval,
         heartbeat_timeout=args.heartbeat_timeout,
         keys=args.keys,
+        devices=args.devices,
+        ray=args.ray,
+        ray_cpu_workers=args.ray_cpu_workers,
+        ray_cpus_per_worker=args.ray_cpus_per_worker,
+        ray_object_store_bytes=None if args.ray_object_store_mb is None else int(args.ray_object_store_mb * MIB),
     )
 
 
@@ -130,11 +176,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from core.weights import WeightsError  # torch loads only for commands that need it
 
     from .service import StyleServer
+    from .workers import ClusterError
 
     try:
         config = config_from_args(args)
         server = StyleServer(config)
-    except (KeysError, WeightsError, JobError, ValueError) as exc:
+    except (KeysError, WeightsError, JobError, ValueError, ClusterError) as exc:
         print(f"restyle serve: {exc}", file=sys.stderr)
         return 2
 

@@ -55,7 +55,7 @@ class ServerConfig:
     ray_cpu_workers: int | None = None  # CPU actors; None: one actor per GPU of the cluster
     ray_cpus_per_worker: int = 1  # each CPU actor's cores (its torch threads)
     ray_object_store_bytes: int | None = None  # for a local instance; None: Ray's default
-    ray_timeout: float = 60.0  # for the cluster and each actor to answer at start
+    ray_timeout: float = 60.0  # for each actor to answer at start, and before one is counted lost
 
     def validate(self) -> None:
         """Refuse settings that would make the server useless or unsafe, saying which."""
@@ -67,6 +67,8 @@ class ServerConfig:
             raise ValueError("--devices needs at least one device, e.g. cpu or cuda:0,cuda:1")
         if self.devices is not None and self.ray is not None:
             raise ValueError("--devices is for workers in this process and --ray for Ray's; give one of them")
+        if self.ray is None and self.ray_cpu_workers is not None:
+            raise ValueError("--ray-cpu-workers is for workers on Ray; give --ray auto or --ray ADDRESS too")
         if self.ray_cpu_workers is not None and self.ray_cpu_workers < 1:
             raise ValueError(f"--ray-cpu-workers must be at least 1, not {self.ray_cpu_workers}")
         if self.ray_cpus_per_worker < 1:

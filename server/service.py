@@ -48,7 +48,7 @@ from .outbox import Outbox
 from .scheduler import FairQueue
 from .style_cache import MemoryLRU
 from .worker import JobEntry, LocalWorker
-from .workers import Worker, WorkerState, fastest, local_workers, summed_cache
+from .workers import WORKER_LOST, ClusterError, Worker, WorkerState, fastest, local_workers, summed_cache
 
 log = logging.getLogger("restyle.server")
 
@@ -57,7 +57,6 @@ SHUTDOWN_REASON = "the server is shutting down"
 LOST_CLIENTS_REMEMBERED = 256
 # Refusals of well-formed messages; every other refusal is a malformed message.
 REJECTED = ("too_large", "queue_full", "busy", "duplicate_job", "unknown_job", "no_workers")
-WORKER_LOST = "worker_lost"
 LOG_WINDOW = 5.0  # seconds
 LOG_BURST = 20  # job events per client and window logged at INFO; the rest are summed up
 
@@ -97,8 +96,10 @@ class StyleServer:
                 engine.style_cache = MemoryLRU(config.cache_bytes)
             workers = [LocalWorker(f"{engine.device}#0", engine, self._post, config.calibrate)]
         elif workers is None and config.ray is not None:
-            from .ray_workers import ray_workers  # Ray is imported only when asked for
-
+            try:
+                from .ray_workers import ray_workers  # Ray is imported only when asked for
+            except ImportError as exc:
+                raise ClusterError(f"--ray needs Ray ({exc}): pip install 'restyle[cluster]'") from None
             workers, self._release_cluster = ray_workers(config, self._post, self._wake)
         elif workers is None:
             workers = local_workers(config, self._post, lambda: MemoryLRU(config.cache_bytes))

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from .worker import JobEntry, Post
 
 
+WORKER_LOST = "worker_lost"  # the error code of a job whose worker died under it
+
+
+class ClusterError(RuntimeError):
+    """Ray cannot serve: not installed, unreachable, or without the resources asked for."""
+
+
 class WorkerState(str, enum.Enum):
     """What the server may do with a worker; `busy` is the server's own view on top."""
 
