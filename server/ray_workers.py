@@ -36,6 +36,8 @@ log = logging.getLogger("restyle.server")
 PROBE_TIMEOUT = 5.0  # seconds to open a TCP connection to the cluster's address
 BACKPRESSURE = 64  # messages an actor may run ahead of the server before it waits
 RETRY = 1.0  # seconds between attempts to reach an actor that is restarting or lost
+HEALTH_EVERY = 5.0  # seconds between checks of an idle actor, so a lost cluster shows before a job fails
+START_TIMEOUT = 600.0  # an actor's first start on a machine may download VGG19's weights
 
 
 class EngineActor:
@@ -112,9 +114,9 @@ class RayWorker:
     def wait_ready(self) -> dict[str, Any]:
         """At start: the actor's description once it has built its engine, or ClusterError."""
         try:
-            self._described = ray.get(self._actor.describe.remote(), timeout=self._timeout)
+            self._described = ray.get(self._actor.describe.remote(), timeout=START_TIMEOUT)
         except Exception as exc:
-            raise ClusterError(f"worker {self.name} did not start in {self._timeout:g} s: {_why(exc)}") from None
+            raise ClusterError(f"worker {self.name} did not start in {START_TIMEOUT:g} s: {_why(exc)}") from None
         self._state = WorkerState.READY
         return self._described
 
@@ -139,7 +141,13 @@ class RayWorker:
 
     def _loop(self) -> None:
         while True:
-            entry = self._inbox.get()
+            try:
+                entry = self._inbox.get(timeout=min(HEALTH_EVERY, self._timeout))
+            except queue.Empty:
+                if not self._refresh():
+                    self._state = WorkerState.STARTING
+                    self._await_actor()
+                continue
             if entry is None:
                 return
             try:
@@ -175,11 +183,13 @@ class RayWorker:
         if not ended:
             self._post(entry, ev.Error(entry.job_id, "internal", "the worker ended the job without a result"))
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> bool:
+        """Its cache and pace as they are now; False when it does not answer."""
         try:
-            self._described = ray.get(self._actor.describe.remote(), timeout=self._timeout)
+            self._described = ray.get(self._actor.describe.remote(), timeout=min(RETRY * 5, self._timeout))
         except ray.exceptions.RayError:
-            pass  # the next job finds out
+            return False
+        return True
 
     def _await_actor(self) -> None:
         """Until Ray has restarted the actor (which builds its engine again), or the server stops."""
@@ -257,6 +267,10 @@ def _make_workers(config: ServerConfig, post: Post, wake: Callable[[], None]) ->
     if config.ray_cpu_workers is not None:
         count, resources = config.ray_cpu_workers, {"num_cpus": config.ray_cpus_per_worker, "num_gpus": 0}
         settings.update(device="cpu", threads=config.ray_cpus_per_worker)
+        have, need = int(ray.cluster_resources().get("CPU", 0)), count * config.ray_cpus_per_worker
+        if need > have:
+            raise ClusterError(f"{count} workers of {config.ray_cpus_per_worker} cores need {need} CPUs; "
+                               f"the Ray cluster has {have}: give fewer --ray-cpu-workers")
     else:
         count = int(ray.cluster_resources().get("GPU", 0))
         if count == 0:

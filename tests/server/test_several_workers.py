@@ -24,6 +24,7 @@ RAY = {
     "ray_cpu_workers": 2,
     "ray_object_store_bytes": 100 * 1024 * 1024,
     "calibrate": False,
+    "ray_timeout": 3.0,  # a worker silent this long is lost
 }
 
 
@@ -240,3 +241,24 @@ def test_a_killed_actor_gives_its_client_an_error_with_a_picture_and_is_restarte
         assert isinstance(result, ev.Result) and not result.cancelled
         assert any(f"job {after} started on {actor.name}" in r.getMessage() for r in caplog.records)
         assert other.state.value == "ready"
+
+
+@pytest.mark.ray
+def test_while_every_worker_is_unreachable_the_server_answers_and_refuses_jobs_until_they_return(on_ray):
+    server = on_ray
+    pids = [worker.describe()["pid"] for worker in server.workers]
+    with connect(server.endpoint) as client:
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)  # as good as a cluster gone: nothing answers
+            report = wait_for_status(client, lambda r: all(w["state"] == "lost" for w in r["workers"]))
+            client.ping()
+            refused = client.submit(tiny_request(iterations=2))
+            error = run_to_end(client, refused)
+            assert isinstance(error, ev.Error) and error.code == "no_workers"
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        wait_for_status(client, lambda r: all(w["state"] == "ready" for w in r["workers"]))
+        assert not run_to_end(client, client.submit(tiny_request(iterations=2))).cancelled
+    assert report["running"] is None
