@@ -65,6 +65,8 @@ class ServerConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(limits, name)}")
         if self.devices is not None and not self.devices:
             raise ValueError("--devices needs at least one device, e.g. cpu or cuda:0,cuda:1")
+        if self.devices is not None and self.device is not None:
+            raise ValueError("--devices names every worker's device; give it without --device")
         if self.devices is not None and self.ray is not None:
             raise ValueError("--devices is for workers in this process and --ray for Ray's; give one of them")
         if self.ray is None and self.ray_cpu_workers is not None:

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from restyle_client import events as ev
-from support.server import REPO, TEST_HEARTBEAT, connect, serve_command, tiny_request
+from support.server import REPO, TEST_HEARTBEAT, connect, running_server_process, serve_command, tiny_request
 
 from server.cli_serve import add_serve_arguments, config_from_args
 from server.config import ServerConfig
@@ -37,6 +37,18 @@ def test_devices_name_one_worker_each_and_ray_settings_pass_through():
     assert (config.ray, config.ray_cpu_workers, config.ray_cpus_per_worker) == ("10.0.0.5:6379", 4, 2)
     with pytest.raises(ValueError, match="give one of them"):
         ServerConfig(devices=["cpu"], ray="auto").validate()
+    with pytest.raises(ValueError, match="without --device"):
+        ServerConfig(devices=["cpu"], device="cpu").validate()
+    with pytest.raises(ValueError, match="--ray auto or --ray ADDRESS"):
+        ServerConfig(ray_cpu_workers=2).validate()
+
+
+def test_restyle_serve_with_devices_announces_and_shows_a_worker_per_device():
+    with running_server_process(devices="cpu,cpu") as handle, connect(handle.endpoint) as client:
+        workers = client.hello(timeout=30)["workers"]
+        assert [(w["name"], w["device"], w["node"]) for w in workers] == [("cpu#0", "cpu", "local"),
+                                                                          ("cpu#1", "cpu", "local")]
+        assert "worker cpu#1: device cpu on local" in handle.log()
 
 
 def test_cpu_workers_in_one_process_share_its_threads_equally():
