@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
@@ -72,7 +72,8 @@ class EngineActor:
             "pid": os.getpid(),
         }
 
-    def run(self, key: str, request: Request):  # noqa: ANN201 - a Ray streaming generator
+    def run(self, key: str, request: Request) -> Iterator[ev.Event]:
+        """A Ray streaming generator: each message reaches the server as soon as it is made."""
         try:
             yield from job_events(self.engine, request, self._token(key))
         finally:
