@@ -101,6 +101,9 @@ class RayWorker:
         self._state = WorkerState.STARTING
         self._described: dict[str, Any] = {}
         self._keys: dict[int, str] = {}
+        self._current: JobEntry | None = None
+        self._dropped: set[int] = set()  # jobs cancelled while they waited for the actor to return
+        self._lock = threading.Lock()
         self._inbox: queue.Queue[JobEntry | None] = queue.Queue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"restyle-ray-{name}", daemon=True)
@@ -127,6 +130,13 @@ class RayWorker:
 
     def cancel(self, entry: JobEntry, reason: str) -> None:
         entry.token.cancel(reason)
+        with self._lock:
+            waiting = self._current is not entry and self._state is not WorkerState.READY
+            if waiting:  # given just before its actor went away: end it here, as it was
+                self._dropped.add(id(entry))
+        if waiting:
+            self._post(entry, ev.Result(entry.job_id, entry.request.content, cancelled=True, reason=reason))
+            return
         key = self._keys.get(id(entry))
         if key is not None:
             self._actor.cancel.remote(key, reason)
@@ -146,14 +156,21 @@ class RayWorker:
                 entry = self._inbox.get(timeout=min(HEALTH_EVERY, self._timeout))
             except queue.Empty:
                 if not self._refresh():
-                    self._state = WorkerState.STARTING
+                    with self._lock:
+                        self._state = WorkerState.STARTING
                     self._await_actor()
                 continue
             if entry is None:
                 return
+            with self._lock:
+                dropped = id(entry) in self._dropped
+                self._dropped.discard(id(entry))
+                self._current = None if dropped else entry
             try:
-                self._run(entry)
+                if not dropped:
+                    self._run(entry)
             finally:
+                self._current = None
                 self._keys.pop(id(entry), None)
 
     def _run(self, entry: JobEntry) -> None:
@@ -172,7 +189,8 @@ class RayWorker:
         except ray.exceptions.RayError as exc:
             if ended:
                 return
-            self._state = WorkerState.STARTING  # before the error frees it: no job is given meanwhile
+            with self._lock:
+                self._state = WorkerState.STARTING  # before the error frees it: no job is given meanwhile
             log.warning("worker %s lost job %s: %s", self.name, entry.job_id, _why(exc))
             self._post(entry, ev.Error(
                 entry.job_id, WORKER_LOST,
@@ -205,7 +223,8 @@ class RayWorker:
                 self._stopping.wait(RETRY)
                 continue
             log.info("worker %s is back on %s", self.name, self._described.get("node"))
-            self._state = WorkerState.READY
+            with self._lock:
+                self._state = WorkerState.READY
             self._wake()
             return
 
