@@ -260,7 +260,10 @@ def _connect(config: ServerConfig) -> None:
     try:
         ray.init(address=address, **options)  # in this thread: Ray's driver breaks if it starts in another
     except Exception as exc:
-        raise ClusterError(f"cannot reach {where}: {_why(exc)}") from None
+        raise ClusterError(
+            f"cannot reach {where}: {_why(exc)}; check the address, and that RAY_AUTH_MODE and its token "
+            "are the cluster's (docs/cluster.md)"
+        ) from None
 
 
 def _probe(address: str) -> None:
