@@ -16,6 +16,7 @@ import queue
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -153,25 +154,37 @@ class RayWorker:
     def _loop(self) -> None:
         while True:
             try:
-                entry = self._inbox.get(timeout=min(HEALTH_EVERY, self._timeout))
-            except queue.Empty:
-                if not self._refresh():
-                    with self._lock:
-                        self._state = WorkerState.STARTING
-                    self._await_actor()
-                continue
-            if entry is None:
-                return
-            with self._lock:
-                dropped = id(entry) in self._dropped
-                self._dropped.discard(id(entry))
-                self._current = None if dropped else entry
-            try:
-                if not dropped:
-                    self._run(entry)
-            finally:
-                self._current = None
-                self._keys.pop(id(entry), None)
+                if not self._serve_one():
+                    return
+            except Exception:  # this thread must not die: its worker would look ready for ever
+                log.error("worker %s:\n%s", self.name, traceback.format_exc())
+                with self._lock:
+                    self._state = WorkerState.STARTING
+                self._await_actor()
+
+    def _serve_one(self) -> bool:
+        """Run the next job, or check the idle actor; False once the server stops."""
+        try:
+            entry = self._inbox.get(timeout=min(HEALTH_EVERY, self._timeout))
+        except queue.Empty:
+            if not self._refresh():
+                with self._lock:
+                    self._state = WorkerState.STARTING
+                self._await_actor()
+            return True
+        if entry is None:
+            return False
+        with self._lock:
+            dropped = id(entry) in self._dropped
+            self._dropped.discard(id(entry))
+            self._current = None if dropped else entry
+        try:
+            if not dropped:
+                self._run(entry)
+        finally:
+            self._current = None
+            self._keys.pop(id(entry), None)
+        return True
 
     def _run(self, entry: JobEntry) -> None:
         key = self._keys[id(entry)]
@@ -199,6 +212,11 @@ class RayWorker:
             ))
             self._await_actor()
             return
+        except Exception as exc:  # anything else still ends the job, never silence
+            if not ended:
+                log.error("worker %s, job %s:\n%s", self.name, entry.job_id, traceback.format_exc())
+                self._post(entry, ev.Error(entry.job_id, "internal", f"the worker failed on this job: {_why(exc)}"))
+            return
         if not ended:
             self._post(entry, ev.Error(entry.job_id, "internal", "the worker ended the job without a result"))
 
@@ -206,7 +224,7 @@ class RayWorker:
         """Its cache and pace as they are now; False when it does not answer."""
         try:
             self._described = ray.get(self._actor.describe.remote(), timeout=min(RETRY * 5, self._timeout))
-        except ray.exceptions.RayError:
+        except Exception:  # whatever Ray raises, the actor did not answer
             return False
         return True
 
@@ -216,7 +234,7 @@ class RayWorker:
         while not self._stopping.is_set():
             try:
                 self._described = ray.get(self._actor.describe.remote(), timeout=min(RETRY * 5, self._timeout))
-            except (ray.exceptions.RayError, ray.exceptions.GetTimeoutError) as exc:
+            except Exception as exc:  # whatever Ray raises, the actor did not answer
                 if self._state is not WorkerState.LOST and time.monotonic() > lost_after:
                     log.warning("worker %s cannot be reached: %s; retrying every %g s", self.name, _why(exc), RETRY)
                     self._state = WorkerState.LOST
