@@ -3,10 +3,10 @@
 The I/O thread owns the socket and every piece of scheduling state (clients, queue,
 the running jobs), so nothing here needs a lock.  It hands queued jobs in the fair
 queue's order to whichever worker is ready and idle (server/workers.py); the workers
-hand messages back through a queue plus an inproc wakeup socket.  A client is known by its ZeroMQ routing id;
-everything it may touch (cancel, status details) is limited to its own jobs.  A job is
-let go before the message that ends it is queued, so whatever a client does after
-reading that message already sees the job gone.
+hand messages back through a queue plus an inproc wakeup socket.  A client is known by
+its ZeroMQ routing id; everything it may touch (cancel, status details) is limited to
+its own jobs.  A job is let go before the message that ends it is queued, so whatever
+a client does after reading that message already sees the job gone.
 """
 
 from __future__ import annotations
