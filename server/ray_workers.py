@@ -199,6 +199,8 @@ class RayWorker:
                 if ended:
                     self._refresh()  # its cache and pace, before it is free for the next job
                 self._post(entry, message)
+                if ended:
+                    break  # the job is over here, whenever Ray tells the stream's end
         except ray.exceptions.RayError as exc:
             if ended:
                 return
