@@ -38,7 +38,7 @@ from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
 
 SEED_GRAIN = 0.05  # the grain a non-zero seed adds to a content start, in [0, 1] units
-CALIBRATION_SIDE = 192
+CALIBRATION_SIDE = 256
 CALIBRATION_ITERATIONS = 8
 
 
@@ -186,25 +186,26 @@ class StyleTransfer:
         stream: Iterator | None = None
         try:
             for number, (stage, plan, cost, stage_pixels) in enumerate(zip(stages, plans, costs, pixels, strict=True), 1):
-                stage_start = time.perf_counter()
                 x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
                 previous = stage.size
                 objective = self._stylize_objective(prep, stage, job, plan, cancel)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
                                   self.restarts, plan.history)
-                done = 0
+                done, first_done = 0, 0.0
                 for done, losses in stream:
                     step += 1
                     work += cost
                     elapsed = time.perf_counter() - start
+                    first_done = first_done or time.perf_counter()
                     image = self._render(x, prep, stage.size)[0] if ticker.due(step, steps) else None
                     yield Progress(number, len(stages), stage.size, done, stage.iterations, step, steps, losses,
                                    elapsed, image, plan.blocks, work, total_work)
                 objective, stream = None, None  # freed before the next stage builds its own
-                if done == stage.iterations and done > 0 and not cancel.cancelled:
-                    # The whole stage, its set-up and its last measurement included: that is
-                    # what an estimate of a job's time has to add up.
-                    self.pace.observe(stage_pixels, (time.perf_counter() - stage_start) / done)
+                if done == stage.iterations and done > 1 and not cancel.cancelled:
+                    # From the end of the first iteration, which also pays for the stage's
+                    # set-up (the styles' statistics, the network's first pass at this size),
+                    # to the stage's last measurement.
+                    self.pace.observe(stage_pixels, (time.perf_counter() - first_done) / (done - 1))
                 if cancel.cancelled:
                     break
         except RuntimeError as error:  # out of memory, above all

@@ -65,10 +65,14 @@ def _fit(seen: list[tuple[float, float]], before: Pace | None) -> Pace:
     cannot be told from the rest: the last fit, or the prior, is scaled to the newest."""
     pixels = [p for p, _ in seen]
     if max(pixels) >= MIN_SPREAD * min(pixels):
-        n = len(seen)
-        mean_p = sum(pixels) / n
-        mean_t = sum(t for _, t in seen) / n
-        slope = sum((p - mean_p) * (t - mean_t) for p, t in seen) / sum((p - mean_p) ** 2 for p in pixels)
+        # Weighed by their pixels: the large stages take most of a job's time, so they
+        # are the ones an estimate must get right; small ones fit in the CPU's caches and
+        # understate what a pixel costs.
+        total = sum(pixels)
+        mean_p = sum(p * p for p in pixels) / total
+        mean_t = sum(p * t for p, t in seen) / total
+        spread = sum(p * (p - mean_p) ** 2 for p in pixels)
+        slope = sum(p * (p - mean_p) * (t - mean_t) for p, t in seen) / spread
         fixed = mean_t - slope * mean_p
         if slope > 0 and fixed >= 0:
             return Pace(fixed, slope)
