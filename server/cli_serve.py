@@ -88,7 +88,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDRESS",
         help="run jobs on Ray actors: 'auto' starts a local Ray instance, HOST:PORT joins a cluster's head "
-        "(needs restyle[cluster]; docs/cluster.md)",
+        "(needs Ray beside Restyle: pip install 'ray>=2.8'; docs/cluster.md)",
     )
     parser.add_argument(
         "--ray-cpu-workers", type=int, default=None, metavar="N",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -99,7 +100,8 @@ class StyleServer:
             try:
                 from .ray_workers import ray_workers  # Ray is imported only when asked for
             except ImportError as exc:
-                raise ClusterError(f"--ray needs Ray ({exc}): pip install 'restyle[cluster]'") from None
+                raise ClusterError(f"--ray needs Ray ({exc}): install it beside Restyle, e.g. "
+                                   f"{sys.executable} -m pip install 'ray>=2.8' (docs/cluster.md)") from None
             workers, self._release_cluster = ray_workers(config, self._post, self._wake)
         elif workers is None:
             workers = local_workers(config, self._post, lambda: MemoryLRU(config.cache_bytes))

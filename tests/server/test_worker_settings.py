@@ -74,7 +74,7 @@ def test_ray_is_imported_only_for_the_ray_option():
 def test_asking_for_ray_without_it_installed_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     monkeypatch.delitem(sys.modules, "server.ray_workers", raising=False)
-    with pytest.raises(ClusterError, match=r"restyle\[cluster\]"):
+    with pytest.raises(ClusterError, match=r"pip install .ray>=2.8"):
         StyleServer(ServerConfig(bind="tcp://127.0.0.1:0", weights="random:0", ray="auto"))
 
 
