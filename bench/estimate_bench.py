@@ -1,6 +1,6 @@
 """How right the time estimates are: before a job, and from the end of its first stage on.
 
-    .venv/bin/python bench/estimate_bench.py [--sizes 256,512] [--weights random:0]
+    .venv/bin/python bench/estimate_bench.py [--sizes 256,512] [--layer 1200x800] [--weights random:0]
 
 Starts a real server in this process (it times a small job when it starts, as every
 server does), then runs the default job (the engine's own schedule: 50 iterations for
@@ -32,8 +32,9 @@ from server.service import StyleServer
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
-def pixels(path: Path) -> Pixels:
-    rgb = np.asarray(Image.open(path).convert("RGB"))
+def pixels(path: Path, size: tuple[int, int] | None = None) -> Pixels:
+    image = Image.open(path).convert("RGB")
+    rgb = np.asarray(image if size is None else image.resize(size, Image.LANCZOS))
     return Pixels(rgb.shape[1], rgb.shape[0], 3, "u8", rgb.tobytes())
 
 
@@ -70,12 +71,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--weights", default="random:0")
+    parser.add_argument("--layer", default=None, metavar="WxH",
+                        help="the photo resized to this layer size first (default: as it is, 600x400)")
     args = parser.parse_args()
     server = StyleServer(ServerConfig(bind="tcp://127.0.0.1:0", weights=args.weights))
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     server.ready.wait(120)
-    content, style = pixels(IMAGES / "coffee.png"), pixels(IMAGES / "deep-field.png")
+    layer = tuple(int(v) for v in args.layer.split("x")) if args.layer else None
+    content, style = pixels(IMAGES / "coffee.png", layer), pixels(IMAGES / "deep-field.png")
     print(f"content {content.width}x{content.height}, device {server.device}, weights {args.weights}")
     try:
         with Client(server.endpoint) as client:

@@ -7,12 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from support.pictures import gradient, stripes
+from support.pictures import save
 
 FAST = ["--weights", "random:0", "--iterations", "4", "--min-size", "24", "-q"]
 
@@ -31,21 +30,6 @@ def in_process(args: list[str], capsys) -> tuple[int, str]:
     except SystemExit as e:
         status = e.code
     return status, capsys.readouterr().err
-
-
-def save(path: Path, array: np.ndarray) -> Path:
-    Image.fromarray((array * 255).round().astype(np.uint8)).save(path)
-    return path
-
-
-@pytest.fixture
-def files(tmp_path):
-    return {
-        "content": save(tmp_path / "content.png", gradient()),
-        "style": save(tmp_path / "style.png", stripes()),
-        "mask": save(tmp_path / "mask.png", np.repeat(np.repeat(np.eye(2, dtype=np.float32), [24, 24], 0), [32, 32], 1)),
-        "dir": tmp_path,
-    }
 
 
 def test_stylize_writes_the_result_and_intermediate_frames(files):

@@ -13,23 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from support.pictures import gradient, stripes
-from test_cli import restyle, save
+from support.pictures import gradient
+from test_cli import restyle
 
 FAST = ["--weights", "random:0", "--iterations", "2", "--min-size", "24", "-q"]
 COMMANDS = {
     "stylize": lambda c, s: ["stylize", c, s],
     "draw": lambda c, s: ["draw", c, "--iterations", "1"],
 }
-
-
-@pytest.fixture
-def files(tmp_path):
-    return {
-        "content": save(tmp_path / "content.png", gradient()),
-        "style": save(tmp_path / "style.png", stripes()),
-        "dir": tmp_path,
-    }
 
 
 def run(command: str, files: dict, output: Path | str, *extra: str):

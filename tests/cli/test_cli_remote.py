@@ -13,19 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support.pictures import gradient, stripes
-from test_cli import in_process, restyle, save
+from test_cli import in_process, restyle
 
 NOWHERE = "tcp://127.0.0.1:9"
-
-
-@pytest.fixture
-def files(tmp_path):
-    return {
-        "content": save(tmp_path / "content.png", gradient()),
-        "style": save(tmp_path / "style.png", stripes()),
-        "dir": tmp_path,
-    }
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import http.server
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from restyle_client import weights_setup as ws
+from support.web import serving
 
 STAND_IN = bytes(range(256)) * 12_000  # about 3 MB: several chunks, so progress is seen more than once
 STAND_IN_PREFIX = hashlib.sha256(STAND_IN).hexdigest()[:8]
@@ -26,21 +25,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of the stand-in file on a local web server (its folder is not the test's tmp_path)."""
     folder = tmp_path_factory.mktemp("served")
     (folder / ws.FILE).write_bytes(STAND_IN)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/{ws.FILE}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(folder) as base:
+        yield base + ws.FILE
 
 
 def everything_under(root: Path) -> list[str]:

@@ -3,11 +3,9 @@ refused with a message that says what is wrong and what to do."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 import torch
+from support.web import serving
 
 import core.weights as weights_module
 from core.vgg import build_features
@@ -97,20 +95,9 @@ def test_a_download_with_the_wrong_hash_is_deleted_and_reported(tmp_path, monkey
     served.mkdir()
     torch.save(_torchvision_state_dict(False), served / TORCHVISION_FILE)
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(served), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serving(served) as base:
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
-        monkeypatch.setattr(weights_module, "TORCHVISION_URL", f"http://127.0.0.1:{httpd.server_port}/{TORCHVISION_FILE}")
+        monkeypatch.setattr(weights_module, "TORCHVISION_URL", base + TORCHVISION_FILE)
         with pytest.raises(WeightsError, match="corrupt"):
             load_features("default")
-    finally:
-        httpd.shutdown()
     assert not (tmp_path / "home").exists()

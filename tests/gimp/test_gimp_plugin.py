@@ -22,9 +22,9 @@ from pathlib import Path
 import gimp_chroot
 import numpy as np
 import pytest
-from gimp_wait import wait_for
 from PIL import Image
 from support.server import running_server
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.gimp
 

@@ -11,14 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import gimp_chroot
-from gimp_wait import wait_for
 import pytest
 from restyle_client.client import Client
 from support.server import running_server_thread
+from support.waiting import wait_for
 
 PLUGIN_PARENT = gimp_chroot.REPO / "plugin"
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gimp_wait import wait_for
+from support.waiting import wait_for
 from test_gimp_plugin import _free_endpoint, _press_ok_in_dialog, _window_shot, names, run_scenario, x_display  # noqa: F401
 
 pytestmark = pytest.mark.gimp
@@ -23,17 +23,19 @@ pytestmark = pytest.mark.gimp
 FILE = "vgg19-dcbb9e9d.pth"
 
 
+def server_that_marks_its_start(endpoint: str) -> dict:
+    """A recorded server that only leaves a mark: the tests see whether anything started it."""
+    marks_its_start = "open('{work}/server-started.log', 'w').write('started')"
+    return {"endpoint": endpoint, "command": ["/usr/bin/python3", "-c", marks_its_start, "serve"],
+            "log": "{work}/server.log"}
+
+
 def test_a_script_without_the_weights_is_told_what_to_do_and_no_server_is_started(gimp_available):
     endpoint = _free_endpoint()
-    marks_its_start = "open('{work}/server-started.log', 'w').write('started')"
     report = run_scenario(
         endpoint,
         {"iterations": 2},
-        server_json={
-            "endpoint": endpoint,
-            "command": ["/usr/bin/python3", "-c", marks_its_start, "serve"],
-            "log": "{work}/server.log",
-        },
+        server_json=server_that_marks_its_start(endpoint),
     )
     assert report["run"]["status"] == "EXECUTION_ERROR"
     message = report["run"]["error"]
@@ -107,16 +109,11 @@ NOT_VGG19 = "/etc/os-release"
 
 def test_from_the_menu_it_asks_refuses_a_file_that_is_not_vgg19_and_explains_a_cancel(gimp_available, x_display):  # noqa: F811
     endpoint = _free_endpoint()
-    marks_its_start = "open('{work}/server-started.log', 'w').write('started')"
     seen: dict = {}
     report = run_scenario(
         endpoint,
         {"iterations": 2},
-        server_json={
-            "endpoint": endpoint,
-            "command": ["/usr/bin/python3", "-c", marks_its_start, "serve"],
-            "log": "{work}/server.log",
-        },
+        server_json=server_that_marks_its_start(endpoint),
         display=x_display,
         while_running=lambda: _answer_the_weights_question(x_display, seen),
     )

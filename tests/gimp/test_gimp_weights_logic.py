@@ -7,14 +7,13 @@ a local web server with a small stand-in file, whose own hash stands in for torc
 from __future__ import annotations
 
 import hashlib
-import http.server
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import gimp_chroot
 import pytest
+from support.web import serving
 
 sys.path.insert(0, str(gimp_chroot.PLUGIN_DIR))
 
@@ -31,23 +30,10 @@ def stand_in(monkeypatch, tmp_path_factory) -> Iterator[Path]:
     """weights_setup pointed at a local web server serving the stand-in; yields the folder it serves."""
     folder = tmp_path_factory.mktemp("served")
     (folder / ws.FILE).write_bytes(STAND_IN)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    monkeypatch.setattr(ws, "URL", f"http://127.0.0.1:{httpd.server_port}/{ws.FILE}")
-    monkeypatch.setattr(ws, "HASH_PREFIX", hashlib.sha256(STAND_IN).hexdigest()[:8])
-    try:
+    with serving(folder) as base:
+        monkeypatch.setattr(ws, "URL", base + ws.FILE)
+        monkeypatch.setattr(ws, "HASH_PREFIX", hashlib.sha256(STAND_IN).hexdigest()[:8])
         yield folder
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def server_config(tmp_path: Path, *args: str) -> launcher.ServerConfig:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import http.server
 import json
 import os
 import stat
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support.web import serving
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "install.py"
@@ -357,21 +356,8 @@ STAND_IN = b"a stand-in for VGG19's weights\n" * 50_000
 def served(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("served")
     (folder / WEIGHTS.name).write_bytes(STAND_IN)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/{WEIGHTS.name}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(folder) as base:
+        yield base + WEIGHTS.name
 
 
 def stand_in_hash() -> str:

@@ -120,8 +120,9 @@ def unused_port() -> int:
 def run_the_server_as_an_editor_would(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The launcher starts the recorded server (here it fails: its torch is a stand-in), and the
     weights' download fails, as on a machine without internet access."""
-    from core import weights
     from restyle_client import launcher
+
+    from core import weights
 
     for key in [k for k in os.environ if k.startswith("XDG_") or k == "TORCH_HOME"]:
         monkeypatch.delenv(key)

@@ -150,3 +150,13 @@ if __name__ == "__main__":
         print(("built" if made else "kept") + f" the Krita HOME template {sys.argv[2]}")
     else:
         sys.exit("usage: kritarun.py build-template DIR")
+
+
+def install_plugin(home: Path, endpoint: str) -> None:
+    """The plugin installed into `home` by install.py, as an artist does, pointed at `endpoint`."""
+    installed = subprocess.run(
+        [sys.executable, str(REPO / "install.py"), "--home", str(home), "--plugins-only", "--no-gimp",
+         "--endpoint", endpoint],
+        capture_output=True, text=True,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -110,21 +109,7 @@ def krita_run(tmp_path_factory) -> KritaRun:
         *HEARTBEAT_FLAGS,
     ]
     with running_server(heartbeat_interval=0.5, heartbeat_timeout=10) as endpoint:
-        installed = subprocess.run(
-            [
-                sys.executable,
-                str(kritarun.REPO / "install.py"),
-                "--home",
-                str(home),
-                "--plugins-only",
-                "--no-gimp",
-                "--endpoint",
-                endpoint,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert installed.returncode == 0, installed.stdout + installed.stderr
+        kritarun.install_plugin(home, endpoint)
         try:
             rc, report, log = kritarun.run_krita(
                 home,

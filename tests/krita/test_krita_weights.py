@@ -14,8 +14,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -102,21 +100,7 @@ def first_run(tmp_path_factory, internet: Served) -> KritaRun:
     wrong.write_bytes(b"not VGG19 at all\n" * 1000)
     pid_file = root / "autostarted.pid"
     endpoint = free_endpoint()
-    installed = subprocess.run(
-        [
-            sys.executable,
-            str(kritarun.REPO / "install.py"),
-            "--home",
-            str(home),
-            "--plugins-only",
-            "--no-gimp",
-            "--endpoint",
-            endpoint,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    kritarun.install_plugin(home, endpoint)
     # What install.py records is `<venv>/bin/restyle serve`: here this checkout's server, on its
     # default weights, behind a shell that notes its process id so that the test can stop it.
     config_path = home / ".config" / "restyle" / "server.json"

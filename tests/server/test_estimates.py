@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 from restyle_client import estimate
 from restyle_client import events as ev
 from support.server import connect, running_server_thread, tiny_request
-
-
-def measured_speed(client, timeout: float = 60.0) -> estimate.Speed | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        speed = estimate.Speed.parse(client.hello(timeout=10).get("speed"))
-        if speed is not None:
-            return speed
-        time.sleep(0.2)
-    return None
+from support.waiting import wait_for
 
 
 def test_a_new_server_announces_its_measured_speed_before_any_job():
     with running_server_thread() as server, connect(server.endpoint) as client:
-        speed = measured_speed(client)
+        wait_for(lambda: server.capabilities()["speed"], "the server's calibration")
+        speed = estimate.Speed.parse(client.hello(timeout=10).get("speed"))
         assert speed is not None
         seconds = estimate.seconds(estimate.job_work(1200, 800, size=512), speed)
         assert seconds is not None and seconds > 0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -16,6 +14,7 @@ from support.server import (
     REPO,
     collect,
     connect,
+    kill_mid_job,
     run_to_end,
     running_server,
     running_server_process,
@@ -102,14 +101,7 @@ KILLED_CLIENT = textwrap.dedent(
 
 def test_a_client_killed_mid_job_is_noticed_and_its_job_freed_while_serving_goes_on():
     with running_server_thread() as server:
-        editor = subprocess.Popen(
-            [sys.executable, "-c", KILLED_CLIENT, server.endpoint], cwd=REPO, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            assert editor.stdout.readline().strip() == "running"
-        finally:
-            os.kill(editor.pid, signal.SIGKILL)
-            editor.wait()
+        kill_mid_job(server.endpoint, KILLED_CLIENT)
         with connect(server.endpoint) as observer:
             report = observer.status()
             assert report["running"] is not None and not report["running"]["mine"]

@@ -10,13 +10,11 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from restyle_client import events as ev
-from support.server import REPO, collect, connect, finals, run_to_end, running_server_thread, tiny_request
+from support.server import collect, connect, finals, kill_mid_job, run_to_end, running_server_thread, tiny_request
 
 ONE_WORKER_PER_CORE = {"devices": ["cpu", "cpu"]}
 RAY = {
@@ -191,13 +189,7 @@ time.sleep(600)
 
 
 def test_a_killed_client_frees_its_jobs_on_every_worker(server):
-    editor = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, server.endpoint], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert editor.stdout.readline().strip() == "running"
-    finally:
-        os.kill(editor.pid, signal.SIGKILL)
-        editor.wait()
+    kill_mid_job(server.endpoint, KILLED_CLIENT)
     with connect(server.endpoint) as observer:
         before = observer.status()
         assert all(w["job"] is not None and not w["job"]["mine"] for w in before["workers"])

@@ -30,3 +30,11 @@ def dots(size: int = 48, period: int = 8, color=(1.0, 0.2, 0.1)) -> np.ndarray:
     image[period // 2 :: period, period // 2 :: period] = color
     image[period // 2 + 1 :: period, period // 2 :: period] = color
     return image
+
+
+def save(path, array: np.ndarray):
+    """An image in [0, 1] written as an 8-bit file (its type from the name); returns the path."""
+    from PIL import Image
+
+    Image.fromarray((array * 255).round().astype(np.uint8)).save(path)
+    return path

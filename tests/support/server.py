@@ -213,3 +213,17 @@ def run_to_end(client: Client, job_id: str | None = None, timeout: float = 90.0)
         if ev.is_final(event) and (job_id is None or event.job_id == job_id):
             return event
     raise AssertionError("the client's jobs ended without a final event for this job")
+
+
+def kill_mid_job(endpoint: str, client_script: str) -> None:
+    """Runs `client_script` (given the endpoint) as another process until it prints
+    "running", then kills it with SIGKILL: an editor that crashed with its job running."""
+    import os
+
+    editor = subprocess.Popen([sys.executable, "-c", client_script, endpoint], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert editor.stdout is not None and editor.stdout.readline().strip() == "running"
+    finally:
+        os.kill(editor.pid, signal.SIGKILL)
+        editor.wait()

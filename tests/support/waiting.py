@@ -1,4 +1,4 @@
-"""Waiting in the GIMP tests for what another process does, with a deadline."""
+"""Waiting in the tests for what another thread or process does, with a deadline."""
 
 from __future__ import annotations
 
