@@ -39,6 +39,17 @@ def _positive_gb(text: str) -> float:
     return value
 
 
+def _finite(text: str) -> float:
+    """A number that is one: 'inf' and 'nan' would pass float() and break a limit later."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits, config = Limits(), ServerConfig()
     parser.add_argument(
@@ -63,7 +74,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-mb",
-        type=float,
+        type=_finite,
         default=limits.max_message_bytes / MIB,
         help=f"largest message in MiB (default {limits.max_message_bytes // MIB})",
     )
@@ -71,7 +82,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-jobs", type=int, default=limits.max_jobs_total, help="queued or running, all clients")
     parser.add_argument(
         "--max-unread-mb",
-        type=float,
+        type=_finite,
         default=limits.max_unread_bytes / MIB,
         help="unread messages held per client before its new jobs are refused as busy (default %(default)g MiB)",
     )
@@ -99,24 +110,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --ray-cpu-workers: cores (torch threads) per worker (default %(default)s)",
     )
     parser.add_argument(
-        "--ray-object-store-mb", type=float, default=None, metavar="MB",
+        "--ray-object-store-mb", type=_finite, default=None, metavar="MB",
         help="with --ray auto: the local instance's object store (default: Ray's)",
     )
     parser.add_argument(
         "--cache-mb",
-        type=float,
+        type=_finite,
         default=config.cache_bytes / MIB,
         help="memory for cached style targets (default %(default)g MiB)",
     )
     parser.add_argument(
         "--heartbeat-interval",
-        type=float,
+        type=_finite,
         default=config.heartbeat_interval,
         help="seconds between client pings (default %(default)g)",
     )
     parser.add_argument(
         "--heartbeat-timeout",
-        type=float,
+        type=_finite,
         default=config.heartbeat_timeout,
         help="seconds of silence before a client's jobs are cancelled (default %(default)g)",
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 from restyle_client import DEFAULT_ENDPOINT
 
+MAX_LIMIT = 2**62  # ZeroMQ takes sizes as signed 64-bit integers
+
 
 @dataclass
 class Limits:
@@ -61,8 +63,8 @@ class ServerConfig:
         """Refuse settings that would make the server useless or unsafe, saying which."""
         limits = self.limits
         for name in ("max_pixels", "max_message_bytes", "max_jobs_per_client", "max_jobs_total", "max_unread_bytes"):
-            if getattr(limits, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(limits, name)}")
+            if not 1 <= getattr(limits, name) <= MAX_LIMIT:
+                raise ValueError(f"{name} must be from 1 to {MAX_LIMIT}, not {getattr(limits, name):.6g}")
         if self.devices is not None and not self.devices:
             raise ValueError("--devices needs at least one device, e.g. cpu or cuda:0,cuda:1")
         if self.devices is not None and self.device is not None:

@@ -99,3 +99,21 @@ def test_defaults_shown_in_help_are_the_engines(files):
     draw = restyle("draw", "--help", env={"COLUMNS": "300"}).stdout
     assert f"(default {Job.strength})" in stylize and f"(default {Job.style_scale})" in stylize
     assert f"(default {DrawJob.iterations})" in draw and f"(default {DrawJob.frame_every})" in draw
+
+
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [
+        ("--max-message-mb", "inf", "--max-message-mb: expected a number"),
+        ("--max-message-mb", "nan", "--max-message-mb: expected a number"),
+        ("--max-message-mb", "1e300", "max_message_bytes must be from 1 to"),
+        ("--max-unread-mb", "-1", "max_unread_bytes must be from 1 to"),
+        ("--cache-mb", "inf", "--cache-mb: expected a number"),
+        ("--heartbeat-interval", "nan", "--heartbeat-interval: expected a number"),
+        ("--ray-object-store-mb", "inf", "--ray-object-store-mb: expected a number"),
+    ],
+)
+def test_a_server_limit_that_is_not_a_number_is_one_line_before_anything_starts(flag, value, words, capsys):
+    status, err = in_process(["serve", "--weights", "random:0", "--bind", "tcp://127.0.0.1:0", flag, value], capsys)
+    assert status == 2 and words in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
