@@ -35,7 +35,7 @@ def refused_at_once(done, message: str) -> None:
 
 
 def written_names(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()} - {"content.png", "style.png"}
+    return {p.name for p in folder.iterdir()} - {"content.png", "style.png", "mask.png"}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
