@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import shutil
 import signal
 import sys
@@ -164,21 +163,8 @@ def _add_engine_options(parser: argparse.ArgumentParser, defaults: dict[str, Any
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+_number = cli_serve.finite_number
+_positive = cli_serve.positive_number
 
 
 def _whole(text: str) -> int:

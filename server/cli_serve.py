@@ -29,17 +29,7 @@ def add_memory_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--memory-gb", type=_positive_gb, metavar="GB", help=help)
 
 
-def _positive_gb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of GB, got {text!r}")
-    return value
-
-
-def _finite(text: str) -> float:
+def finite_number(text: str) -> float:
     """A number that is one: 'inf' and 'nan' would pass float() and break a limit later."""
     try:
         value = float(text)
@@ -48,6 +38,20 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
     return value
+
+
+def positive_number(text: str, unit: str = "") -> float:
+    try:
+        value = finite_number(text)
+    except argparse.ArgumentTypeError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number{unit}, got {text!r}")
+    return value
+
+
+def _positive_gb(text: str) -> float:
+    return positive_number(text, " of GB")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +78,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-mb",
-        type=_finite,
+        type=finite_number,
         default=limits.max_message_bytes / MIB,
         help=f"largest message in MiB (default {limits.max_message_bytes // MIB})",
     )
@@ -82,7 +86,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-jobs", type=int, default=limits.max_jobs_total, help="queued or running, all clients")
     parser.add_argument(
         "--max-unread-mb",
-        type=_finite,
+        type=finite_number,
         default=limits.max_unread_bytes / MIB,
         help="unread messages held per client before its new jobs are refused as busy (default %(default)g MiB)",
     )
@@ -110,24 +114,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --ray-cpu-workers: cores (torch threads) per worker (default %(default)s)",
     )
     parser.add_argument(
-        "--ray-object-store-mb", type=_finite, default=None, metavar="MB",
+        "--ray-object-store-mb", type=finite_number, default=None, metavar="MB",
         help="with --ray auto: the local instance's object store (default: Ray's)",
     )
     parser.add_argument(
         "--cache-mb",
-        type=_finite,
+        type=finite_number,
         default=config.cache_bytes / MIB,
         help="memory for cached style targets (default %(default)g MiB)",
     )
     parser.add_argument(
         "--heartbeat-interval",
-        type=_finite,
+        type=finite_number,
         default=config.heartbeat_interval,
         help="seconds between client pings (default %(default)g)",
     )
     parser.add_argument(
         "--heartbeat-timeout",
-        type=_finite,
+        type=finite_number,
         default=config.heartbeat_timeout,
         help="seconds of silence before a client's jobs are cancelled (default %(default)g)",
     )

@@ -132,16 +132,9 @@ def build_request(
         if region.mask is not None and not any(region.mask.data):
             name = names[number - 1] if number <= len(names) else f"region {number}"
             raise JobError(empty_mask_text(name))
-    options = Options(
-        size=settings.size,
-        strength=settings.strength,
-        style_scale=settings.style_scale,
-        preserve_colors=settings.preserve_colors,
-        seed=settings.seed,
-        iterations=settings.iterations,
-        mode=settings.mode,
-        **preview_options(previews, settings.iterations, content),
-    )
+    # Every choice is an option of the same name; an editor's own extras are not.
+    chosen = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    options = Options(**chosen, **preview_options(previews, settings.iterations, content))
     request = Request(content=content, regions=list(regions), options=options)
     request.validate()
     return request
