@@ -70,26 +70,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     add_memory_argument(parser, "most memory one job may use on the device (default: what the device has free); "
                                 "larger pictures run in blocks, to the same result, more slowly")
-    parser.add_argument(
-        "--max-pixels",
-        type=int,
-        default=limits.max_pixels,
-        help=f"largest layer, in pixels (default {limits.max_pixels})",
-    )
-    parser.add_argument(
-        "--max-message-mb",
-        type=finite_number,
-        default=limits.max_message_bytes / MIB,
-        help=f"largest message in MiB (default {limits.max_message_bytes // MIB})",
-    )
+    parser.add_argument("--max-pixels", type=int, default=limits.max_pixels,
+                        help=f"largest layer, in pixels (default {limits.max_pixels})")
+    parser.add_argument("--max-message-mb", type=finite_number, default=limits.max_message_bytes / MIB,
+                        help=f"largest message in MiB (default {limits.max_message_bytes // MIB})")
     parser.add_argument("--max-jobs-per-client", type=int, default=limits.max_jobs_per_client)
     parser.add_argument("--max-jobs", type=int, default=limits.max_jobs_total, help="queued or running, all clients")
-    parser.add_argument(
-        "--max-unread-mb",
-        type=finite_number,
-        default=limits.max_unread_bytes / MIB,
-        help="unread messages held per client before its new jobs are refused as busy (default %(default)g MiB)",
-    )
+    parser.add_argument("--max-unread-mb", type=finite_number, default=limits.max_unread_bytes / MIB,
+                        help="unread messages held per client before its new jobs are refused as busy (default %(default)g MiB)")
     parser.add_argument(
         "--devices",
         type=_device_list,
@@ -117,24 +105,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--ray-object-store-mb", type=finite_number, default=None, metavar="MB",
         help="with --ray auto: the local instance's object store (default: Ray's)",
     )
-    parser.add_argument(
-        "--cache-mb",
-        type=finite_number,
-        default=config.cache_bytes / MIB,
-        help="memory for cached style targets (default %(default)g MiB)",
-    )
-    parser.add_argument(
-        "--heartbeat-interval",
-        type=finite_number,
-        default=config.heartbeat_interval,
-        help="seconds between client pings (default %(default)g)",
-    )
-    parser.add_argument(
-        "--heartbeat-timeout",
-        type=finite_number,
-        default=config.heartbeat_timeout,
-        help="seconds of silence before a client's jobs are cancelled (default %(default)g)",
-    )
+    parser.add_argument("--cache-mb", type=finite_number, default=config.cache_bytes / MIB,
+                        help="memory for cached style targets (default %(default)g MiB)")
+    parser.add_argument("--heartbeat-interval", type=finite_number, default=config.heartbeat_interval,
+                        help="seconds between client pings (default %(default)g)")
+    parser.add_argument("--heartbeat-timeout", type=finite_number, default=config.heartbeat_timeout,
+                        help="seconds of silence before a client's jobs are cancelled (default %(default)g)")
     parser.add_argument(
         "--keys",
         type=Path,

@@ -49,7 +49,7 @@ class Encoding:
     """How a file holds its pixels: the result is written the same way where its format can."""
 
     sample: Sample = Sample.U8
-    grey: bool = False
+    gray: bool = False
 
 
 @dataclass
@@ -108,18 +108,18 @@ def _decode(path: Path, image: Image.Image) -> tuple[np.ndarray, Encoding]:
     mode, rawmode = image.mode, _rawmode(image)
     if rawmode in OTHER_BYTE:
         return _read_16_bit(path, image, rawmode) / 65535.0, Encoding(Sample.U16)
-    if mode == "RGBA" and rawmode == "LA;16B":  # 16-bit grey and alpha, which Pillow narrows to RGBA
-        grey_alpha = _unpacked(image, "RGBA").astype(np.uint16)  # the rows' bytes as they are
-        pair = (grey_alpha[..., 0::2] << 8 | grey_alpha[..., 1::2]).astype(np.float32) / 65535.0
-        return _grey_to_rgb(pair), Encoding(Sample.U16, grey=True)
+    if mode == "RGBA" and rawmode == "LA;16B":  # 16-bit gray and alpha, which Pillow narrows to RGBA
+        gray_alpha = _unpacked(image, "RGBA").astype(np.uint16)  # the rows' bytes as they are
+        pair = (gray_alpha[..., 0::2] << 8 | gray_alpha[..., 1::2]).astype(np.float32) / 65535.0
+        return _gray_to_rgb(pair), Encoding(Sample.U16, gray=True)
     if mode.startswith("I;16") or mode == "I":
-        return _grey_to_rgb(np.clip(np.asarray(image, np.float32), 0, 65535)[..., None] / 65535.0), Encoding(Sample.U16, True)
+        return _gray_to_rgb(np.clip(np.asarray(image, np.float32), 0, 65535)[..., None] / 65535.0), Encoding(Sample.U16, True)
     if mode == "F":
-        return _grey_to_rgb(np.asarray(image, np.float32)[..., None]), Encoding(Sample.F32, True)
+        return _gray_to_rgb(np.asarray(image, np.float32)[..., None]), Encoding(Sample.F32, True)
     has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     if mode in ("L", "LA", "1"):
-        grey = np.asarray(image.convert("LA" if has_alpha else "L"), np.float32).reshape(image.height, image.width, -1)
-        return _grey_to_rgb(grey / 255.0), Encoding(Sample.U8, True)
+        gray = np.asarray(image.convert("LA" if has_alpha else "L"), np.float32).reshape(image.height, image.width, -1)
+        return _gray_to_rgb(gray / 255.0), Encoding(Sample.U8, True)
     return np.asarray(image.convert("RGBA" if has_alpha else "RGB"), np.float32) / 255.0, Encoding(Sample.U8)
 
 
@@ -146,9 +146,9 @@ def _unpacked(image: Image.Image, rawmode: str) -> np.ndarray:
     return np.asarray(image)
 
 
-def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
-    rgb = np.repeat(grey[..., :1], 3, axis=2)
-    return np.concatenate([rgb, grey[..., 1:2]], axis=2) if grey.shape[2] == 2 else rgb
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    rgb = np.repeat(gray[..., :1], 3, axis=2)
+    return np.concatenate([rgb, gray[..., 1:2]], axis=2) if gray.shape[2] == 2 else rgb
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -215,7 +215,7 @@ def save_image(path: str | os.PathLike, array: np.ndarray, encoding: Encoding = 
     a file."""
     path = Path(path)
     fmt = image_format(path)
-    pixels = _as_grey(array) if encoding.grey and fmt != "WEBP" else array
+    pixels = _as_gray(array) if encoding.gray and fmt != "WEBP" else array
     if fmt == "JPEG" and pixels.shape[2] in (2, 4):
         pixels = pixels[..., :-1]  # JPEG has no transparency
     sample = _sample_for(fmt, encoding.sample)
@@ -248,9 +248,9 @@ def _sample_for(fmt: str, wanted: Sample) -> Sample:
     return Sample.U8
 
 
-def _as_grey(array: np.ndarray) -> np.ndarray:
-    grey = (array[..., :3] @ LUMA)[..., None]
-    return np.concatenate([grey, array[..., 3:4]], axis=2)
+def _as_gray(array: np.ndarray) -> np.ndarray:
+    gray = (array[..., :3] @ LUMA)[..., None]
+    return np.concatenate([gray, array[..., 3:4]], axis=2)
 
 
 def _pil_8_bit(array: np.ndarray, fmt: str) -> Image.Image:
@@ -263,14 +263,14 @@ def _pil_8_bit(array: np.ndarray, fmt: str) -> Image.Image:
 
 
 def _png_16(array: np.ndarray) -> bytes:
-    """A 16-bit PNG (grey, grey and alpha, RGB or RGBA), which Pillow cannot write in colour."""
+    """A 16-bit PNG (gray, gray and alpha, RGB or RGBA), which Pillow cannot write in colour."""
     height, width, channels = array.shape
     rows = (np.clip(array, 0, 1) * 65535.0 + 0.5).astype(">u2").reshape(height, width * channels).view(np.uint8)
     filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = 2  # each row as its difference from the row above ("Up"): smooth pictures pack small
     filtered[:, 1:] = np.diff(rows, axis=0, prepend=np.zeros((1, rows.shape[1]), np.uint8))
-    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6)) + _chunk(b"IEND", b"")
 
 

@@ -67,8 +67,8 @@ def layer_alpha_plane(node, rect: Rect) -> bytes:
 def layer_gray_plane(node, rect: Rect) -> bytes:
     """Lightness times coverage: a transparent pixel never selects."""
     image = QImage(_bgra8(node, rect), rect.width, rect.height, rect.width * 4, QImage.Format_ARGB32)
-    grey = image.convertToFormat(QImage.Format_ARGB32_Premultiplied).convertToFormat(QImage.Format_Grayscale8)
-    return _image_bytes(grey, rect.width, 1)
+    gray = image.convertToFormat(QImage.Format_ARGB32_Premultiplied).convertToFormat(QImage.Format_Grayscale8)
+    return _image_bytes(gray, rect.width, 1)
 
 
 def mask_node_plane(node, rect: Rect) -> bytes:
