@@ -521,7 +521,9 @@ def two_documents(ctx):
         "the first document in front",
     )
     pick_photo_and_stripes(dock)
-    prepare_run(dock, iterations=30)
+    # Long enough to still be running while the second document is set up and sent, on
+    # an idle machine too: the second job must wait in the queue behind it.
+    prepare_run(dock, iterations=300)
     start.click()
     yield ctx.Wait(
         lambda: not start.isEnabled() and status.text() != "Connecting to the server…", 20, "the first job to be sent"
