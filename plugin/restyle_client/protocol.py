@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 
 from . import events as ev
-from .request import JOB_ID, Options, Pixels, Region, Request, RequestError, Style
+from .request import JOB_ID, Options, Pixels, Region, Request, RequestError, Style, quoted
 
 PROTOCOL_VERSION = (1, 0)
 MAX_HEADER_BYTES = 1 << 20
@@ -189,11 +189,6 @@ def read_header(frame: bytes | bytearray | memoryview) -> dict[str, Any]:
     if not isinstance(header.get("type"), str):
         raise ProtocolError("bad_message", 'header needs a "type" string', job_id)
     return header
-
-
-def quoted(text: str, limit: int = 64) -> str:
-    """`text` for an error message: whatever a peer sent, a person reads at most `limit` characters of it."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
 
 
 def job_id_of(header: dict[str, Any]) -> str | None:

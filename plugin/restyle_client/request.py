@@ -55,7 +55,7 @@ class Pixels:
         for name in ("width", "height", "channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise RequestError(f"{what}: {name} must be an integer, not {_quoted(value)}")
+                raise RequestError(f"{what}: {name} must be an integer, not {quoted(value)}")
         if not (1 <= self.width <= MAX_SIDE and 1 <= self.height <= MAX_SIDE):
             raise RequestError(
                 f"{what}: {self.width}x{self.height} px is not a usable size (each side 1..{MAX_SIDE})",
@@ -68,7 +68,7 @@ class Pixels:
             )
         if self.sample not in SAMPLE_BYTES:
             raise RequestError(
-                f"{what}: sample type {_quoted(self.sample)} is not one of u8, u16, f32",
+                f"{what}: sample type {quoted(self.sample)} is not one of u8, u16, f32",
                 code="bad_pixels",
             )
         if not isinstance(self.data, (bytes, bytearray, memoryview)):
@@ -166,7 +166,7 @@ def _check_type(name: str, value: Any, meta: Mapping[str, Any]) -> None:
     if isinstance(value, bool) or not isinstance(value, kinds):
         wanted = {"integer": "a whole number", "number": "a number", "choice": "text"}[meta["kind"]]
         raise RequestError(f"option {name} must be {wanted}" + (" or null" if meta.get("optional") else "")
-                           + f", not {_quoted(value)}")
+                           + f", not {quoted(value)}")
 
 
 def _check(name: str, value: Any, meta: Mapping[str, Any]) -> None:
@@ -175,7 +175,7 @@ def _check(name: str, value: Any, meta: Mapping[str, Any]) -> None:
         return
     if meta["kind"] == "choice":
         if value not in meta["allowed"]:
-            raise RequestError(f"option {name}={_quoted(value)} is not one of {', '.join(meta['allowed'])}")
+            raise RequestError(f"option {name}={quoted(value)} is not one of {', '.join(meta['allowed'])}")
         return
     low, high = meta["low"], meta["high"]
     too_low = value <= low if meta.get("low_open") else value < low
@@ -183,10 +183,12 @@ def _check(name: str, value: Any, meta: Mapping[str, Any]) -> None:
         raise RequestError(f"option {name}={value} is outside {describe_range(meta)}")
 
 
-def _quoted(value: Any, limit: int = 64) -> str:
-    """A value someone sent, quoted in a message: never more than `limit` characters of it."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def quoted(value: Any, limit: int = 64) -> str:
+    """A value someone sent, for an error message: a person reads at most `limit` characters of it."""
+    text = value if isinstance(value, str) else repr(value)
+    shown = text[:limit]
+    shown = repr(shown) if isinstance(value, str) else shown
+    return shown if len(text) <= limit else f"{shown} (and {len(text) - limit} more characters)"
 
 
 def describe_range(meta: Mapping[str, Any]) -> str:
@@ -222,7 +224,7 @@ class Request:
 
     def validate(self) -> None:
         if not isinstance(self.job_id, str) or not JOB_ID.fullmatch(self.job_id):
-            raise RequestError(f"job id {_quoted(self.job_id)} must be 1-64 letters, digits, '.', '_' or '-'")
+            raise RequestError(f"job id {quoted(self.job_id)} must be 1-64 letters, digits, '.', '_' or '-'")
         if not isinstance(self.options, Options):
             raise RequestError("options are missing")
         self.options.validate()
