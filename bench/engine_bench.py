@@ -307,7 +307,7 @@ def print_quality(q: dict[str, Any]) -> None:
     print(f"  default schedule ({stages}; {q['default_precision']}): reached that loss after "
           + reached(q["default_seconds_to_textbook_loss"], q["ratio"]))
     print(f"    ran {q['default_seconds_total']:.1f} s in all, ending at loss {q['default_final_loss']:.4f}")
-    print(f"  the engine at one scale, for the same time: reached it after "
+    print("  the engine at one scale, for the same time: reached it after "
           + reached(q["one_scale_seconds_to_textbook_loss"], q["one_scale_ratio"])
           + f"; best loss {q['one_scale_best_loss']:.4f}")
 

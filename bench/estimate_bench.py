@@ -55,6 +55,7 @@ def run(client: Client, content: Pixels, style: Pixels, size: int) -> dict:
     client.submit(Request(content, [Region([Style(style)])], Options(size=size, preview_every=0)))
     stage_ends: list[tuple[int, float, float]] = []  # (stage, seconds since submit, eta)
     last: ev.Progress | None = None
+    last_at = 0.0
     for event in client.events(timeout=3600):
         if isinstance(event, ev.Progress):
             if last is not None and event.stage != last.stage:

@@ -138,9 +138,8 @@ class StyleTransfer:
         prep = self._prepare(job)
         final_size = prep.full_size if job.full_resolution else prep.out_size
         sizes, iterations = _schedule(job, prep)
-        if prep.weights.style == 0 and prep.weights.tv == 0 and isinstance(job.init, str) and job.init == "content":
-            # Nothing to optimise: the content is already where the loss is zero.  It
-            # comes back as it was given, the colour under partial transparency included.
+        if _unchanged(job, prep.weights):
+            # It comes back as it was given, the colour under partial transparency included.
             content = prep.original if prep.alpha is None else torch.cat([prep.original, prep.alpha], 1)
             yield Result(to_array(resize(content, final_size, up="bilinear")), False, {}, 0.0, 0)
             return
@@ -287,7 +286,8 @@ class StyleTransfer:
 
         out_size = output_size(height, width, job.size)
         budget = self._budget(job.memory_gb)
-        _plan(out_size, budget, job.optimizer, content_layers, style_layers)  # refused now if even the smallest blocks cannot fit
+        if not _unchanged(job, weights):  # refused now if even the smallest blocks cannot fit
+            _plan(out_size, budget, job.optimizer, content_layers, style_layers)
 
         original_rgba = to_tensor(content, self.device)
         filled, alpha = alpha_ops.split(original_rgba)
@@ -339,9 +339,9 @@ class StyleTransfer:
         up = resize(x, size)
         if previous is None or previous == size or not detail:
             return up.clamp(0, 1)
-        content = resize(prep.seen, size)
-        detail = content - resize(resize(content, previous), size)
-        return (up + detail).clamp(0, 1)
+        # In place: at the last stage each temporary here is a full-size picture.
+        up = up.add_(resize(prep.seen, size)).sub_(resize(resize(prep.seen, previous), size))
+        return up.clamp_(0, 1)
 
     def _initial_image(self, job: Job, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
         if isinstance(job.init, np.ndarray):
@@ -478,6 +478,12 @@ class _ImageTicker:
 
     def due(self, step: int, steps: int) -> bool:
         return (self.every > 0 and step % self.every == 0) or (self.last_step and step == steps)
+
+
+def _unchanged(job: Job, weights: Weights) -> bool:
+    """Nothing to optimise: a job that starts from the content with no style and no
+    smoothing is already where its loss is zero, at any size and in any budget."""
+    return weights.style == 0 and weights.tv == 0 and isinstance(job.init, str) and job.init == "content"
 
 
 def _plan(

@@ -42,7 +42,7 @@ LBFGS_WORKING_VECTORS = 44
 # 210 B per pixel of the picture (the content's features included) and 0.35 GB fixed.
 BLOCKED_FIXED_BYTES = 0.5e9
 BLOCK_BYTES_PER_PIXEL = 2100.0
-FULL_SIZE_VECTORS = 16
+FULL_SIZE_VECTORS = 9
 STYLE_VECTORS = 2
 # torch's L-BFGS keeps vectors besides its pairs (the flat gradient, the previous one,
 # the direction, their temporaries) and glibc keeps some of what it frees.  An A4 page

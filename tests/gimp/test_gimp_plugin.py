@@ -9,6 +9,7 @@ image coordinates differ everywhere they could be mixed up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -64,6 +65,7 @@ def run_scenario(
     server_json=None,
     host_root=False,
     gui=False,
+    canvas=CANVAS,
 ) -> dict:
     """One GIMP session: the standard image, then Restyle with `arguments`.
 
@@ -81,7 +83,7 @@ def run_scenario(
         interactive = extra.pop("interactive", display is not None)
         params = {
             **extra,
-            "image": list(CANVAS),
+            "image": list(canvas),
             "content": CONTENT,
             "style": STYLE,
             "selection": selection,
@@ -292,6 +294,40 @@ def test_a_16_bit_image_keeps_its_precision_outside_the_selection(sixteen_bit_ru
     change = np.abs(result[inside].astype(int) - before[inside].astype(int))[:, :3].mean()
     assert change > 5 * 257
     assert sixteen_bit_run["files"]["content-after.raw"] == sixteen_bit_run["files"]["content-before.raw"]
+
+
+# --- the largest layer the server admits by default ------------------------------------
+
+
+HUGE = 8192
+
+
+@pytest.fixture(scope="module")
+def huge_run(server) -> tuple[dict, str]:
+    """An 8192 x 8192 RGBA 16-bit layer of noise, every sample and alpha value in play."""
+    pixels = np.random.default_rng(5).integers(0, 2**16, (HUGE, HUGE, 4), dtype=np.uint16).astype("<u2").tobytes()
+    image = {
+        "precision": "U16_NON_LINEAR",
+        "raw_format": "R'G'B'A u16",
+        "content_size": [HUGE, HUGE],
+        "content_raw": "huge.raw",
+        "content_raw_format": "R'G'B'A u16",
+        "digests": True,
+        "files": {"huge.raw": pixels},
+    }
+    report = run_scenario(server, {"strength": 0.0}, extra=image, selection=None, canvas=(HUGE, HUGE))
+    return report, hashlib.sha256(pixels).hexdigest()
+
+
+def test_an_8192_px_rgba_16_bit_layer_goes_to_the_server_and_comes_back_bit_for_bit(huge_run):
+    report, sent = huge_run
+    assert report["run"]["status"] == "SUCCESS", report["run"]["error"]
+    digests = report["digests"]
+    assert digests["content-before.raw"] == sent, "the driver set the content"
+    assert digests["result.raw"] == sent, "strength 0 gives back the layer it was sent"
+    assert digests["content-after.raw"] == sent
+    result = [item for item in report["layers"] if item["name"] not in ("Photo", STYLE["name"])]
+    assert [(r["width"], r["height"]) for r in result] == [(HUGE, HUGE)], report["layers"]
 
 
 # --- drawing mode: the frames are kept as layers in a group -----------------------------

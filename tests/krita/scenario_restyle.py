@@ -6,6 +6,7 @@ waits for what a user would see.  It asserts nothing itself: it writes what it s
 side states the expectations.
 """
 
+import hashlib
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
+    QDoubleSpinBox,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -35,6 +37,7 @@ CONTENT_W, CONTENT_H = 64, 48
 OFFSET = (12, 8)
 SELECTION = (20, 14, 30, 24)  # x, y, w, h in document coordinates, inside the content
 RESULT_NAME = "Stripes (restyled)"
+ENDINGS = ("Done", "The server", "Restyle could", "No Restyle", "The layer")  # how a job's status can end
 
 
 def scenarios(ctx):
@@ -48,6 +51,8 @@ def scenarios(ctx):
         ("cancel", cancel(ctx)),
         ("regions", regions(ctx)),
         ("two_documents", two_documents(ctx)),
+        ("full_size", full_size(ctx)),
+        ("huge", huge(ctx)),
         ("depths", depths(ctx)),
         ("grey", grey(ctx)),
         ("no_server", no_server(ctx)),
@@ -80,6 +85,36 @@ def stripes(width, height):
             on = ((x + y) // 4) % 2
             out += bytes((30, 200, 250, 255)) if on else bytes((90, 20, 10, 255))
     return bytes(out)
+
+
+def noise_rows(width, height, pixel_bytes, seed, opaque=False):
+    """Noise for layers of thousands of pixels, where a loop over pixels would take minutes:
+    one random row, shifted on every line.  `opaque` sets U8 alpha to 255."""
+    rng = random.Random(seed)
+    row = bytearray(rng.randbytes((width + 97) * pixel_bytes))
+    if opaque:
+        row[3::4] = b"\xff" * (len(row) // 4)
+    line = width * pixel_bytes
+    return b"".join(bytes(row[(y * 13 % 97) * pixel_bytes:][:line]) for y in range(height))
+
+
+def large_document(name, side, depth, content_pixels, style_side=256):
+    """A side x side document whose "Photo" layer fills it, under a small "Stripes" style."""
+    app = Krita.instance()
+    doc = app.createDocument(side, side, name, "RGBA", depth, "", 300.0)
+    view = app.activeWindow().addView(doc)
+    root = doc.rootNode()
+    content = doc.createNode("Photo", "paintlayer")
+    root.addChildNode(content, None)
+    content.setPixelData(content_pixels, 0, 0, side, side)
+    style = doc.createNode("Stripes", "paintlayer")
+    root.addChildNode(style, None)
+    pixel = 8 if depth == "U16" else 4
+    style.setPixelData(noise_rows(style_side, style_side, pixel, 5, opaque=pixel == 4), 0, 0, style_side, style_side)
+    style.setVisible(False)
+    doc.refreshProjection()
+    doc.waitForDone()
+    return doc, view, content
 
 
 def make_document(name, model="RGBA", depth="U8"):
@@ -418,6 +453,56 @@ def press_start(ctx, dock, finished, timeout):
     start.click()
     yield ctx.Wait(idle, timeout, "the job to end")
     return history
+
+
+def full_size(ctx):
+    """"Full size" on a 5000 px layer: the stages too large for the server's memory run in
+    blocks, and a cancel there brings back the picture so far at the layer's own size."""
+    rep = ctx.report["scenarios"]["full_size"]
+    side = 5000
+    doc, view, content = large_document("full size", side, "U8", noise_rows(side, side, 4, 3, opaque=True))
+    before = hashlib.sha256(bytes(content.pixelData(0, 0, side, side))).hexdigest()
+    dock = yield from docker_listing(ctx, doc, content)
+    pick_photo_and_stripes(dock)
+    rep["quality"] = widget(dock, QComboBox, "restyle_quality").currentText()
+    prepare_run(dock, iterations=1)
+    status = widget(dock, QLabel, "restyle_status")
+    widget(dock, QPushButton, "restyle_start").click()
+    yield ctx.Wait(lambda: "blocks" in status.text() or not widget(dock, QPushButton, "restyle_cancel").isEnabled(),
+                   600, "a stage to run in blocks")
+    rep["status_in_blocks"] = status.text()
+    widget(dock, QPushButton, "restyle_cancel").click()
+    yield ctx.Wait(lambda: widget(dock, QPushButton, "restyle_start").isEnabled(), 600, "the cancelled job to end")
+    rep["final_status"] = status.text()
+    rep["layers"] = layer_list(doc)
+    result = node_named(doc, "Stripes (restyled, cancelled)")
+    if result is not None:
+        rep["result_differs"] = hashlib.sha256(bytes(result.pixelData(0, 0, side, side))).hexdigest() != before
+    rep["content_unchanged"] = hashlib.sha256(bytes(content.pixelData(0, 0, side, side))).hexdigest() == before
+    doc.setModified(False)
+    doc.close()
+
+
+def huge(ctx):
+    """An 8192 x 8192 RGBA 16-bit layer goes to the server and comes back whole: at
+    strength 0 the result is the layer itself, to the last bit."""
+    rep = ctx.report["scenarios"]["huge"]
+    side = 8192
+    doc, view, content = large_document("huge", side, "U16", noise_rows(side, side, 8, 11))
+    before = hashlib.sha256(bytes(content.pixelData(0, 0, side, side))).hexdigest()
+    dock = yield from docker_listing(ctx, doc, content)
+    pick_photo_and_stripes(dock)
+    widget(dock, QDoubleSpinBox, "restyle_strength").setValue(0.0)
+    history = yield from press_start(ctx, dock, lambda text: text.startswith(ENDINGS), 600)
+    rep["status"] = history[-1]
+    rep["layers"] = layer_list(doc)
+    result = node_named(doc, "Stripes (restyled)")
+    if result is not None:
+        rep["result_depth"] = result.colorDepth()
+        rep["result_equals_content"] = hashlib.sha256(bytes(result.pixelData(0, 0, side, side))).hexdigest() == before
+    rep["content_unchanged"] = hashlib.sha256(bytes(content.pixelData(0, 0, side, side))).hexdigest() == before
+    doc.setModified(False)
+    doc.close()
 
 
 def depths(ctx):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ SCENARIO = HERE / "scenario_restyle.py"
 CONTENT_W, CONTENT_H, OFFSET = 64, 48, (12, 8)
 RESULT = "Stripes (restyled)"
 HEARTBEAT_FLAGS = ["--heartbeat-interval", "0.5", "--heartbeat-timeout", "10"]
+SERVER_MEMORY_GB = 6
 
 
 @dataclass
@@ -108,14 +110,16 @@ def krita_run(tmp_path_factory) -> KritaRun:
         "random:0",
         *HEARTBEAT_FLAGS,
     ]
-    with running_server(heartbeat_interval=0.5, heartbeat_timeout=10) as endpoint:
+    # The budget makes a 5000 px layer's larger stages run in blocks here, as they would
+    # on a machine with less memory to spare; the small scenarios' jobs fit it whole.
+    with running_server(heartbeat_interval=0.5, heartbeat_timeout=10, memory_gb=SERVER_MEMORY_GB) as endpoint:
         kritarun.install_plugin(home, endpoint)
         try:
             rc, report, log = kritarun.run_krita(
                 home,
                 SCENARIO,
                 out,
-                timeout=300,
+                timeout=600,
                 env_extra={
                     "RESTYLE_E2E_IMAGES": str(kritarun.REPO / "docs" / "images"),
                     "RESTYLE_E2E_DEAD_ENDPOINT": free_endpoint(),
@@ -258,6 +262,26 @@ def test_two_documents_share_the_server_and_each_gets_its_own_result(krita_run):
         assert names.index(RESULT) == names.index("Photo") + 1
     assert "Waiting: 1 job ahead in the server's queue" in two["second_status_history"], two["second_status_history"]
     assert two["first_status_when_back"].startswith("Done")
+
+
+def test_full_size_on_a_5000_px_layer_runs_its_large_stages_in_blocks_and_a_cancel_keeps_the_layer_size(krita_run):
+    full = krita_run.scenario("full_size")
+    assert full["quality"].startswith("Full size"), full["quality"]
+    assert re.search(r"stage [456]/6, .* in \d+ blocks", full["status_in_blocks"]), full["status_in_blocks"]
+    assert full["final_status"].startswith("Cancelled"), full["final_status"]
+    layers = {layer["name"]: layer for layer in full["layers"]}
+    assert layers["Stripes (restyled, cancelled)"]["bounds"] == [0, 0, 5000, 5000], full["layers"]
+    assert full["result_differs"] and full["content_unchanged"]
+
+
+def test_an_8192_px_rgba_16_bit_layer_goes_to_the_server_and_comes_back_bit_for_bit(krita_run):
+    huge = krita_run.scenario("huge")
+    assert huge["status"].startswith("Done"), huge["status"]
+    layers = {layer["name"]: layer for layer in huge["layers"]}
+    assert layers["Stripes (restyled)"]["bounds"] == [0, 0, 8192, 8192], huge["layers"]
+    assert huge["result_depth"] == "U16"
+    assert huge["result_equals_content"], "strength 0 gives back the layer it was sent"
+    assert huge["content_unchanged"]
 
 
 def test_regions_pair_masks_with_their_own_styles(krita_run):

@@ -50,12 +50,15 @@ def describe(image, layer):
     }
 
 
+def raw_bytes(layer, pixel_format=PIXELS):
+    w, h = layer.get_width(), layer.get_height()
+    return bytes(layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, pixel_format, Gegl.AbyssPolicy.CLAMP))
+
+
 def save_raw(layer, path, pixel_format=PIXELS):
     """The layer's pixels as raw bytes (R'G'B'A u8 unless told), for exact comparisons."""
-    w, h = layer.get_width(), layer.get_height()
-    data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, pixel_format, Gegl.AbyssPolicy.CLAMP)
     with open(path, "wb") as f:
-        f.write(bytes(data))
+        f.write(raw_bytes(layer, pixel_format))
 
 
 def fill_raw(layer, path, pixel_format):

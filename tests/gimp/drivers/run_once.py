@@ -5,8 +5,13 @@ selection [x, y, w, h] or null; arguments (procedure arguments; "@style" and
 "@content" stand for those layers); export (bool); interactive (bool: show the dialog);
 channels and mask_layers ({name, rect}: made before the selection, usable as "@name");
 precision (a Gimp.Precision name) with content_raw (raw pixels in raw_format that replace
-the content's after loading); raw_format (how layers are saved for the host).
+the content's after loading); raw_format (how layers are saved for the host);
+content_size [w, h]: the content is a new layer of that size, filled from content_raw
+(for layers too large for a file GIMP loads quickly); digests (bool): layers are reported
+by their SHA-256 instead of saved, for layers of hundreds of MB.
 """
+
+import hashlib
 
 from gimp_driver_common import (
     PIXELS,
@@ -17,6 +22,7 @@ from gimp_driver_common import (
     fill_raw,
     guarded,
     load_layer,
+    raw_bytes,
     run_restyle,
     save_raw,
     write_report,
@@ -31,9 +37,16 @@ def main(p):
     image = Gimp.Image.new_with_precision(w, h, Gimp.ImageBaseType.RGB, precision)
     style = load_layer(image, work + "/" + p["style"]["path"], p["style"]["name"], p["style"]["x"], p["style"]["y"], 0)
     style.set_visible(p["style"].get("visible", False))
-    content = load_layer(
-        image, work + "/" + p["content"]["path"], p["content"]["name"], p["content"]["x"], p["content"]["y"], 0
-    )
+    if p.get("content_size"):
+        cw, ch = p["content_size"]
+        content = Gimp.Layer.new(image, p["content"]["name"], cw, ch, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                                 Gimp.LayerMode.NORMAL)
+        image.insert_layer(content, None, 0)
+        content.set_offsets(p["content"]["x"], p["content"]["y"])
+    else:
+        content = load_layer(
+            image, work + "/" + p["content"]["path"], p["content"]["name"], p["content"]["x"], p["content"]["y"], 0
+        )
     if p.get("content_raw"):
         fill_raw(content, work + "/" + p["content_raw"], p["content_raw_format"])
     roles = {"style": style, "content": content}
@@ -55,7 +68,15 @@ def main(p):
         Gimp.context_set_feather(False)
         Gimp.context_set_antialias(False)
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *p["selection"])
-    save_raw(content, work + "/content-before.raw", raw_format)
+    digests = {}
+
+    def keep(layer, path, pixel_format):
+        if p.get("digests"):
+            digests[path.rsplit("/", 1)[1]] = hashlib.sha256(raw_bytes(layer, pixel_format)).hexdigest()
+        else:
+            save_raw(layer, path, pixel_format)
+
+    keep(content, work + "/content-before.raw", raw_format)
     arguments = {
         name: roles[value[1:]] if isinstance(value, str) and value.startswith("@") else value
         for name, value in p["arguments"].items()
@@ -68,10 +89,10 @@ def main(p):
     undo = undo_from_the_keyboard(image) if p.get("undo_in_display") else None
 
     layers = [describe(image, layer) for layer in image.get_layers()]
-    save_raw(content, work + "/content-after.raw", raw_format)
+    keep(content, work + "/content-after.raw", raw_format)
     for layer in image.get_layers() if undo is None else ():  # an undone layer has no pixels left to read
         if layer not in existing and not layer.is_group():
-            save_raw(layer, work + "/result.raw", raw_format)
+            keep(layer, work + "/result.raw", raw_format)
     if p.get("export"):
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(work + "/export.png"), None)
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(work + "/export.xcf"), None)
@@ -83,6 +104,7 @@ def main(p):
             "precision": image.get_precision().value_nick,
             "selection_empty": Gimp.Selection.is_empty(image),
             "undo": undo,
+            "digests": digests,
         },
     )
 
