@@ -137,7 +137,7 @@ class BlockedObjective:
     def __call__(self, x: torch.Tensor, want_grad: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         image = x.detach()
         height, width = image.shape[-2:]
-        grams, content, tv = self._first_pass(image)
+        grams, content, tv, kept = self._first_pass(image, keep_last=want_grad)
         style, gram_grads = self._style(grams)
         w = self.weights
         total = w.content * content + w.style * style + w.tv * tv
@@ -146,9 +146,14 @@ class BlockedObjective:
             if self._gradient is None or self._gradient.shape != image.shape:
                 self._gradient = torch.empty_like(image)
             gradient = self._gradient.zero_()
-            for index, block in enumerate(self.blocks):
+            last = len(self.blocks) - 1
+            for index in [last, *range(last)]:  # the last block's forward pass is kept from pass 1
                 self._check_cancel()
-                gradient[(..., *block.crop)] += self._block_gradient(image, index, block, gram_grads, (height, width))
+                block = self.blocks[index]
+                crop, feats = kept if index == last else self._forward(image, block)
+                kept = None
+                gradient[(..., *block.crop)] += self._backward(crop, feats, index, block, gram_grads, (height, width))
+                del crop, feats  # before the next block's forward pass
             x.grad = gradient
         terms = {"content": content, "style": style, "tv": tv} if self.regions else {"content": content, "tv": tv}
         return total, terms
@@ -157,15 +162,26 @@ class BlockedObjective:
         if self.cancel.cancelled:
             raise Interrupted
 
-    def _first_pass(self, image: torch.Tensor) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor, torch.Tensor]:
+    def _first_pass(
+        self, image: torch.Tensor, keep_last: bool
+    ) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor, torch.Tensor, tuple[torch.Tensor, dict[str, torch.Tensor]] | None]:
+        """The Gram sums and the content and TV terms over every block.  With
+        `keep_last`, the last block runs with autograd and its graph is handed on, so that
+        pass 2 does not run that block forward again: one block's forward pass less per
+        iteration, in the memory pass 2 needs for a block anyway."""
         sums: list[dict[str, torch.Tensor]] = [{} for _ in self.regions]
         content = torch.zeros((), device=image.device)
         tv = torch.zeros((), device=image.device)
+        kept = None
         with torch.no_grad():
             for index, block in enumerate(self.blocks):
                 self._check_cancel()
-                crop = image[(..., *block.crop)]
-                feats = self.features(crop, self.layers)
+                if keep_last and index == len(self.blocks) - 1:
+                    with torch.enable_grad():
+                        crop, feats = kept = self._forward(image, block)
+                else:
+                    crop = image[(..., *block.crop)]
+                    feats = self.features(crop, self.layers)
                 for layer in self.style_layers:
                     f = _owned_matrix(feats[layer], block, layer)
                     plain = None
@@ -182,7 +198,7 @@ class BlockedObjective:
                 tv = tv + _tv_part(crop, block, image.shape[-2:])
                 del feats
         grams = [{layer: total[layer] / norms[layer] for layer in total} for total, norms in zip(sums, self._norms, strict=True)]
-        return grams, content, tv
+        return grams, content, tv, kept
 
     def _content_part(self, feats: Mapping[str, torch.Tensor], index: int, block: Block) -> torch.Tensor:
         part = torch.zeros((), device=next(iter(feats.values())).device)
@@ -207,11 +223,15 @@ class BlockedObjective:
         ]
         return style.detach(), factors
 
-    def _block_gradient(
-        self, image: torch.Tensor, index: int, block: Block, factors: list[dict[str, torch.Tensor]], size: tuple[int, int]
-    ) -> torch.Tensor:
+    def _forward(self, image: torch.Tensor, block: Block) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         crop = image[(..., *block.crop)].clone().requires_grad_(True)
-        feats = self.features(crop, self.layers)
+        return crop, self.features(crop, self.layers)
+
+    def _backward(
+        self, crop: torch.Tensor, feats: Mapping[str, torch.Tensor], index: int, block: Block,
+        factors: list[dict[str, torch.Tensor]], size: tuple[int, int],
+    ) -> torch.Tensor:
+        """The block's share of the whole picture's gradient, from its forward graph."""
         outputs: list[torch.Tensor] = []
         grads: list[torch.Tensor] = []
         for layer in self.style_layers:

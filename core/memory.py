@@ -34,12 +34,12 @@ LBFGS_WORKING_VECTORS = 44
 
 # Run in blocks: the network's activations per pixel of the block's crop, and what is
 # kept at the picture's full size beside the optimiser's state, in RGB vectors: the
-# picture, its gradient, the stage's best and previous picture, the content, the style
-# resized to the stage, the rendered result, and heap that glibc keeps between blocks of
-# different sizes.  Fitted to blocked jobs measured in fresh processes (bench/
-# blocks_bench.py, two iterations): 1024 px in 12 and 3 blocks peaked at 1.10 and
-# 1.72 GB, 2048 px in 16 blocks at 2.31 GB, which is 2000-2100 B per crop pixel, about
-# 210 B per pixel of the picture (the content's features included) and 0.35 GB fixed.
+# picture, its gradient, the stage's best picture, the content (the job's array and the
+# engine's copy), the upsampled picture at a stage's start, and heap that glibc keeps
+# between blocks of different sizes.  Fitted to blocked jobs measured in fresh processes
+# (bench/blocks_bench.py, two iterations): 2000-2100 B per crop pixel and 0.35 GB fixed;
+# 4096 px with Adam in 96 blocks of 368 x 512 px peaked at 3.63 GB, which leaves about
+# 127 B per pixel of the picture besides Adam's state, the content's features included.
 BLOCKED_FIXED_BYTES = 0.5e9
 BLOCK_BYTES_PER_PIXEL = 2100.0
 FULL_SIZE_VECTORS = 9
