@@ -151,12 +151,11 @@ def optimizer_cost(size: int, iterations: int) -> list[dict[str, Any]]:
 
 def _run_with_plan(engine: StyleTransfer, job: Job, plan: memory.Plan) -> Result:
     """The job with this optimiser state, whatever the budget would pick."""
-    original = engine._plan
-    engine._plan = lambda *args, **kwargs: plan  # type: ignore[method-assign]
+    engine._stage_plan = lambda prep, stage: plan  # type: ignore[method-assign]
     try:
         *_, result = engine.run(job)
     finally:
-        engine._plan = original  # type: ignore[method-assign]
+        del engine._stage_plan
     assert isinstance(result, Result)
     return result
 

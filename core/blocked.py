@@ -20,16 +20,18 @@ seams, and peak memory follows the block's size rather than the picture's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .blocks import Block
+from .device import trim_heap
 from .events import CancelToken
 from .job import Weights
 from .losses import EPS, StyleLoss, gram_norm, positions_by_channels
 from .optimize import Interrupted
+from .spill import Spill
 from .vgg import feature_size, stride
 
 Features = Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]]
@@ -53,6 +55,7 @@ def blocked_grams(
                 f = _owned_matrix(feats[layer], block, layer)
                 sums[layer] = sums[layer] + f.T @ f if layer in sums else f.T @ f
             del feats
+            trim_heap()  # blocks of a few shapes would grow the heap past one block's need
     size = (image.shape[-2], image.shape[-1])
     return {layer: sums[layer] / _positions(layer, size) for layer in layers}
 
@@ -67,14 +70,19 @@ def _owned(features: torch.Tensor, block: Block, layer: str) -> torch.Tensor:
     return features[..., rows, cols]
 
 
+def _owned_in(full: torch.Tensor, block: Block, layer: str) -> torch.Tensor:
+    """The positions a block owns in a layer-sized map of the whole picture."""
+    s = stride(layer)
+    return full[..., block.top // s:block.bottom // s, block.left // s:block.right // s]
+
+
 def _owned_matrix(features: torch.Tensor, block: Block, layer: str) -> torch.Tensor:
     return positions_by_channels(_owned(features, block, layer).float())
 
 
 def _owned_weights(mask: torch.Tensor, block: Block, layer: str) -> torch.Tensor:
     """A layer-sized mask's values at the positions this block owns, as a column."""
-    s = stride(layer)
-    return mask[0, 0, block.top // s:block.bottom // s, block.left // s:block.right // s].float().reshape(-1, 1)
+    return _owned_in(mask, block, layer)[0, 0].float().reshape(-1, 1)
 
 
 class BlockedObjective:
@@ -95,8 +103,10 @@ class BlockedObjective:
         regions: Sequence[StyleRegion],
         weights: Weights,
         cancel: CancelToken | None = None,
+        spill: Spill | None = None,
     ) -> None:
         self.features = features
+        self.spill = spill  # where the full-size buffers live, when not in memory
         self.blocks = list(blocks)
         self.regions = list(regions)
         self.style_layers = sorted({layer for r in self.regions for layer in r.loss.targets})
@@ -111,6 +121,7 @@ class BlockedObjective:
         ]
         self._gradient: torch.Tensor | None = None
         self._content_targets: list[dict[str, torch.Tensor]] = []
+        self._content_maps: dict[str, torch.Tensor] = {}  # the same, in files, when spilled
         self._content_scale: dict[str, float] = {}
         if content is not None:
             self._take_content(content)
@@ -123,12 +134,20 @@ class BlockedObjective:
         with torch.no_grad():
             for block in self.blocks:
                 feats = self.features(content[(..., *block.crop)], layers)
-                owned = {layer: _owned(feats[layer], block, layer).float().clone() for layer in layers}
+                owned = {layer: _owned(feats[layer], block, layer).float() for layer in layers}
                 for layer, target in owned.items():
                     energy[layer] += float(target.square().sum())
                     count[layer] += target.numel()
-                self._content_targets.append(owned)
-                del feats
+                    if self.spill is not None:
+                        if layer not in self._content_maps:
+                            f = feats[layer]
+                            size = feature_size(layer, tuple(content.shape[-2:]))
+                            self._content_maps[layer] = self.spill.zeros((1, f.shape[1], *size))
+                        _owned_in(self._content_maps[layer], block, layer).copy_(target)
+                if self.spill is None:
+                    self._content_targets.append({layer: target.clone() for layer, target in owned.items()})
+                del feats, owned
+                self._release()
         # relative_mse: the mean squared error over the energy (the mean squared target).
         self._content_scale = {
             layer: self.content_layers[layer] / (count[layer] * (energy[layer] / count[layer] + EPS)) for layer in layers
@@ -144,8 +163,10 @@ class BlockedObjective:
         if want_grad:
             # One buffer for every evaluation: a full-size picture, not reallocated each time.
             if self._gradient is None or self._gradient.shape != image.shape:
-                self._gradient = torch.empty_like(image)
-            gradient = self._gradient.zero_()
+                self._gradient = torch.empty_like(image) if self.spill is None else self.spill.zeros(tuple(image.shape))
+            gradient = self._gradient
+            for (band,) in self._bands(gradient):
+                band.zero_()
             last = len(self.blocks) - 1
             for index in [last, *range(last)]:  # the last block's forward pass is kept from pass 1
                 self._check_cancel()
@@ -154,9 +175,19 @@ class BlockedObjective:
                 kept = None
                 gradient[(..., *block.crop)] += self._backward(crop, feats, index, block, gram_grads, (height, width))
                 del crop, feats  # before the next block's forward pass
+                self._release()
             x.grad = gradient
         terms = {"content": content, "style": style, "tv": tv} if self.regions else {"content": content, "tv": tv}
         return total, terms
+
+    def _release(self) -> None:
+        """Between blocks of a stage kept to its budget: the files' pages, and the heap's."""
+        if self.spill is not None:
+            self.spill.release()
+            trim_heap()
+
+    def _bands(self, tensor: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
+        return iter([(tensor,)]) if self.spill is None else self.spill.bands(tensor)
 
     def _check_cancel(self) -> None:
         if self.cancel.cancelled:
@@ -197,12 +228,16 @@ class BlockedObjective:
                 content = content + self._content_part(feats, index, block)
                 tv = tv + _tv_part(crop, block, image.shape[-2:])
                 del feats
+                self._release()
         grams = [{layer: total[layer] / norms[layer] for layer in total} for total, norms in zip(sums, self._norms, strict=True)]
         return grams, content, tv, kept
 
     def _content_part(self, feats: Mapping[str, torch.Tensor], index: int, block: Block) -> torch.Tensor:
         part = torch.zeros((), device=next(iter(feats.values())).device)
-        targets = self._content_targets[index] if self._content_targets else {}
+        if self.spill is not None:
+            targets = {layer: _owned_in(target, block, layer) for layer, target in self._content_maps.items()}
+        else:
+            targets = self._content_targets[index] if self._content_targets else {}
         for layer, target in targets.items():
             part = part + (_owned(feats[layer], block, layer).float() - target).square().sum() * self._content_scale[layer]
         return part

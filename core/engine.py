@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from . import alpha as alpha_ops
 from . import color, memory
@@ -33,6 +34,7 @@ from .masks import check_mask, composite, coverage
 from .optimize import Objective, by_autograd, optimize
 from .pace import PaceMeter
 from .schedule import iterations_per_stage, ladder
+from .spill import Spill
 from .targets import TargetCache, blend, style_targets
 from .vgg import ScaledAvgPool2d, VGGFeatures, check_layers, feature_size
 from .weights import load_features
@@ -65,6 +67,9 @@ class _Prepared:
     style_layers: dict[str, float]
     luminance_only: bool
     budget: float | None  # bytes the job may use; None where the device cannot tell
+    # What the job's pictures hold in memory, where a stage too large for the budget can
+    # keep its full-size state in files instead (the CPU); None where it cannot.
+    input_bytes: float | None
 
     @property
     def full_size(self) -> tuple[int, int]:
@@ -174,7 +179,7 @@ class StyleTransfer:
         step = 0
         # Every stage's plan up front: a stage that cannot fit is refused before any work,
         # and the work of the whole job is known from the first progress event on.
-        plans = [_plan(s.size, prep.budget, s.optimizer, s.content_layers, s.style_layers) for s in stages]
+        plans = [self._stage_plan(prep, stage) for stage in stages]
         pixels = [_pixels(stage.size, plan) for stage, plan in zip(stages, plans, strict=True)]
         costs = [self.pace.weight(p) for p in pixels]
         total_work = sum(cost * stage.iterations for cost, stage in zip(costs, stages, strict=True))
@@ -183,20 +188,25 @@ class StyleTransfer:
         previous: tuple[int, int] | None = None
         objective: Objective | None = None
         stream: Iterator | None = None
+        spill: Spill | None = None
         try:
             for number, (stage, plan, cost, stage_pixels) in enumerate(zip(stages, plans, costs, pixels, strict=True), 1):
-                x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous().requires_grad_(True)
+                x = self._upsample(x.detach(), stage.size, previous, prep, detail).contiguous()
+                spill = Spill() if plan.spilled else None
+                if spill is not None:
+                    x = spill.copy(x)
+                x.requires_grad_(True)
                 previous = stage.size
-                objective = self._stylize_objective(prep, stage, job, plan, cancel)
+                objective = self._stylize_objective(prep, stage, job, plan, cancel, spill)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
-                                  self.restarts, plan.history)
+                                  self.restarts, plan.history, spill)
                 done, first_done = 0, 0.0
                 for done, losses in stream:
                     step += 1
                     work += cost
                     elapsed = time.perf_counter() - start
                     first_done = first_done or time.perf_counter()
-                    image = self._render(x, prep, stage.size)[0] if ticker.due(step, steps) else None
+                    image = self._picture(x, prep, stage.size, spill) if ticker.due(step, steps) else None
                     yield Progress(number, len(stages), stage.size, done, stage.iterations, step, steps, losses,
                                    elapsed, image, plan.blocks, work, total_work)
                 objective, stream = None, None  # freed before the next stage builds its own
@@ -215,8 +225,12 @@ class StyleTransfer:
         # A failed stage's gradient and content features are not needed to render the
         # result; at 8192 px they are 2.9 GB, so they go first.
         x, objective, stream = x.detach(), None, None
+        if spill is not None and final_size == tuple(x.shape[-2:]) == prep.full_size:
+            result = self._render_in_bands(x, prep, spill)
+        else:
+            result = to_array(self._render(x, prep, final_size))
         yield Result(
-            image=to_array(self._render(x, prep, final_size)),
+            image=result,
             cancelled=cancel.cancelled,
             losses=losses,
             elapsed=time.perf_counter() - start,
@@ -251,9 +265,14 @@ class StyleTransfer:
             x = color.luminance(x)
         x = x.contiguous().requires_grad_(want_grad)
         stage = _Stage(prep.out_size, 0, job.optimizer, None, prep.content_layers, prep.style_layers, prep.weights)
-        plan = _plan(stage.size, prep.budget, stage.optimizer, stage.content_layers, stage.style_layers)
-        total, terms = self._stylize_objective(prep, stage, job, plan)(x, want_grad)
+        plan = self._stage_plan(prep, stage)
+        spill = Spill() if plan.spilled else None
+        total, terms = self._stylize_objective(prep, stage, job, plan, None, spill)(x, want_grad)
         return {**{k: float(v) for k, v in terms.items()}, "total": float(total)}, x, plan.blocks
+
+    def _stage_plan(self, prep: _Prepared, stage: _Stage) -> memory.Plan:
+        """How a stage fits the job's budget; bench/ and tests set another plan here."""
+        return _plan(stage.size, prep.budget, stage.optimizer, stage.content_layers, stage.style_layers, prep.input_bytes)
 
     def _budget(self, job_memory_gb: float | None) -> float | None:
         memory.check_budget(job_memory_gb)
@@ -286,8 +305,9 @@ class StyleTransfer:
 
         out_size = output_size(height, width, job.size)
         budget = self._budget(job.memory_gb)
+        inputs = _input_bytes(job, content) if self.device.type == "cpu" else None
         if not _unchanged(job, weights):  # refused now if even the smallest blocks cannot fit
-            _plan(out_size, budget, job.optimizer, content_layers, style_layers)
+            _plan(out_size, budget, job.optimizer, content_layers, style_layers, inputs)
 
         original_rgba = to_tensor(content, self.device)
         filled, alpha = alpha_ops.split(original_rgba)
@@ -311,7 +331,7 @@ class StyleTransfer:
                 raise JobError(f"style and region weights must be above 0 up to {MAX_STYLE_WEIGHT:g} (region {index + 1})")
             regions.append(_Region(styles, blend_weights, mask, float(region.weight)))
         return _Prepared(original_rgba[:, :3], filled, seen, alpha, regions, out_size,
-                         weights, content_layers, style_layers, luminance_only, budget)
+                         weights, content_layers, style_layers, luminance_only, budget, inputs)
 
     def _prepare_style(
         self, image: np.ndarray, what: str, mode: str, content: torch.Tensor, content_alpha: torch.Tensor | None
@@ -336,12 +356,13 @@ class StyleTransfer:
         layers does not restore fine detail, so a job that starts from the content gets
         back the content's detail that the smaller stage could not hold.
         """
-        up = resize(x, size)
         if previous is None or previous == size or not detail:
-            return up.clamp(0, 1)
-        # In place: at the last stage each temporary here is a full-size picture.
-        up = up.add_(resize(prep.seen, size)).sub_(resize(resize(prep.seen, previous), size))
-        return up.clamp_(0, 1)
+            return resize(x, size).clamp(0, 1)
+        # Upsampling is linear, so the previous picture less the content's coarse part is
+        # upsampled at once: at the last stage one full-size temporary instead of three.
+        coarse = x - resize(prep.seen, previous)
+        up = F.interpolate(coarse, size=size, mode="bicubic", align_corners=False)
+        return up.add_(resize(prep.seen, size)).clamp_(0, 1)
 
     def _initial_image(self, job: Job, prep: _Prepared, size: tuple[int, int]) -> torch.Tensor:
         if isinstance(job.init, np.ndarray):
@@ -366,7 +387,8 @@ class StyleTransfer:
         raise JobError(f"unknown init {job.init!r}; use content, noise, blank or an image")
 
     def _stylize_objective(
-        self, prep: _Prepared, stage: _Stage, job: Job, plan: memory.Plan, cancel: CancelToken | None = None
+        self, prep: _Prepared, stage: _Stage, job: Job, plan: memory.Plan, cancel: CancelToken | None = None,
+        spill: Spill | None = None,
     ) -> Objective:
         size = stage.size
         style_side = max(1, round(max(size) * job.style_scale))
@@ -377,25 +399,26 @@ class StyleTransfer:
                 style_size = _style_size(style.shape[-2], style.shape[-1], style_side)
                 targets.append(style_targets(
                     resize(style, style_size), list(stage.style_layers),
-                    lambda img, ls: self._grams(img, ls, job.pooling, prep.budget),
+                    lambda img, ls: self._grams(img, ls, job.pooling, _beside_inputs(prep)),
                     (self._key, job.pooling), self.style_cache,
                 ))
             masks = None
             if region.mask is not None:
                 masks = {k: resize(region.mask, feature_size(k, size), up="bilinear") for k in stage.style_layers}
             regions.append(StyleRegion(region.weight, StyleLoss(blend(targets, region.blend_weights), stage.style_layers, masks)))
-        return self._objective(prep.seen, size, stage.content_layers, regions, stage.weights, job.pooling, plan, cancel)
+        return self._objective(prep.seen, size, stage.content_layers, regions, stage.weights, job.pooling, plan, cancel,
+                               spill)
 
     def _objective(
         self, content: torch.Tensor, size: tuple[int, int], content_layers: dict[str, float], regions: list[StyleRegion],
-        w: Weights, pooling: str, plan: memory.Plan, cancel: CancelToken | None,
+        w: Weights, pooling: str, plan: memory.Plan, cancel: CancelToken | None, spill: Spill | None = None,
     ) -> Objective:
         """The loss of one stage, whole when it fits the budget and in blocks when not."""
         content_now = resize(content, size)
         features = partial(self.features, pooling=pooling)
         if plan.tile is not None:
             blocks = grid(*size, *plan.tile, plan.margin)
-            return BlockedObjective(features, size, blocks, content_now, content_layers, regions, w, cancel)
+            return BlockedObjective(features, size, blocks, content_now, content_layers, regions, w, cancel, spill)
         with torch.no_grad():
             # Only the content layers' features are kept: at 2048 px the style layers'
             # would hold another 2 GB for nothing.
@@ -440,6 +463,35 @@ class StyleTransfer:
                 picture = torch.cat([picture, alpha], 1)
             return picture
 
+    def _picture(self, x: torch.Tensor, prep: _Prepared, size: tuple[int, int], spill: Spill | None) -> torch.Tensor:
+        """A progress event's picture; a stage kept in files renders it a band at a time."""
+        if spill is not None and size == prep.full_size:
+            return torch.from_numpy(self._render_in_bands(x, prep, spill)).permute(2, 0, 1)
+        return self._render(x, prep, size)[0]
+
+    def _render_in_bands(self, x: torch.Tensor, prep: _Prepared, spill: Spill) -> np.ndarray:
+        """`_render` at the content's own size, as an (H, W, C) array, a band of rows at a
+        time: every step of it is per pixel, and the whole-picture temporaries would be
+        three or four full-size pictures beside the budget."""
+        height, width = prep.full_size
+        channels = 3 if prep.alpha is None else 4
+        out = np.empty((height, width, channels), np.float32)
+        cover = coverage([r.mask for r in prep.regions])
+        rows = torch.from_numpy(out).permute(2, 0, 1)[None]
+        parts = [x.detach(), prep.filled, prep.original, rows]
+        extras = [t for t in (cover, prep.alpha) if t is not None]
+        with torch.no_grad():
+            for picture, filled, original, target, *rest in spill.bands(*parts, *extras):
+                band_cover = rest[0] if cover is not None else None
+                picture = picture.float().clamp(0, 1)
+                if prep.luminance_only:
+                    picture = color.with_chroma_of(picture, filled)
+                picture = composite(picture, original, band_cover)
+                target[:, :3] = picture
+                if prep.alpha is not None:
+                    target[:, 3:] = rest[-1]
+        return out
+
     # -- drawing mode ----------------------------------------------------------------
 
     def draw(self, job: DrawJob, cancel: CancelToken | None = None, image_every: int | None = None) -> Iterator[Event]:
@@ -480,6 +532,26 @@ class _ImageTicker:
         return (self.every > 0 and step % self.every == 0) or (self.last_step and step == steps)
 
 
+def _input_bytes(job: Job, content: np.ndarray) -> float:
+    """What a job's pictures hold in memory while it runs: each as given, and the
+    engine's float copy (with the filled colour and the luminance where they are made)."""
+    height, width, channels = content.shape
+    pixels = height * width
+    held = content.nbytes + pixels * 4 * (channels + (3 if channels == 4 else 0) + (3 if job.preserve_colors == "luminance" else 0))
+    for region in job.regions:
+        if region.mask is not None:
+            held += np.asarray(region.mask).nbytes + pixels * 4
+        held += sum(2 * np.asarray(s.image).nbytes for s in region.styles)
+    return float(held)
+
+
+def _beside_inputs(prep: _Prepared) -> float | None:
+    """The budget left to a style's statistics beside the job's own pictures."""
+    if prep.budget is None or prep.input_bytes is None:
+        return prep.budget
+    return max(prep.budget - prep.input_bytes, 0.0)
+
+
 def _unchanged(job: Job, weights: Weights) -> bool:
     """Nothing to optimise: a job that starts from the content with no style and no
     smoothing is already where its loss is zero, at any size and in any budget."""
@@ -488,11 +560,11 @@ def _unchanged(job: Job, weights: Weights) -> bool:
 
 def _plan(
     size: tuple[int, int], budget: float | None, optimizer: str | None, content_layers: Iterable[str],
-    style_layers: Iterable[str],
+    style_layers: Iterable[str], inputs: float | None = None,
 ) -> memory.Plan:
     """How a stage at `size` fits the budget, with a halo as wide as its deepest layer needs."""
     layers = set(content_layers) | set(style_layers)
-    return memory.plan(*size, budget, optimizer, halo(layers), content_layers)
+    return memory.plan(*size, budget, optimizer, halo(layers), content_layers, inputs)
 
 
 def _pixels(size: tuple[int, int], plan: memory.Plan) -> float:

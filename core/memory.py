@@ -5,7 +5,10 @@ itself, its gradient, the content's features, the optimiser's state) and the net
 activations, which grow with the pixels it runs over at once.  Run whole, a picture
 costs all three at full size; run in blocks (core/blocked.py), the activations follow
 the largest block instead.  So the engine runs a picture whole when that fits the
-budget, as fast as ever, and otherwise in the largest blocks that fit.
+budget, as fast as ever, and otherwise in the largest blocks that fit.  On the CPU, where
+even the full-size part does not fit (or would leave only small blocks), it goes to
+files mapped a part at a time (core/spill.py), and only the job's own pictures grow with
+its size.
 
 The figures are peaks measured on the CPU in fp32 (bench/engine_bench.py, `--memory`):
 the whole-picture fit 1.41 GB at 512 px, 4.33 GB at 1024 px and 13.98 GB at 2048 px for
@@ -23,6 +26,7 @@ import torch
 from .blocks import GRID, largest_crop, total_crop
 from .job import JobError
 from .optimize import LBFGS_HISTORY
+from .spill import BAND_BYTES
 from .vgg import channels, stride
 
 FIXED_BYTES = 1.0e9
@@ -37,23 +41,36 @@ LBFGS_WORKING_VECTORS = 44
 # picture, its gradient, the stage's best picture, the content (the job's array and the
 # engine's copy), the upsampled picture at a stage's start, and heap that glibc keeps
 # between blocks of different sizes.  Fitted to blocked jobs measured in fresh processes
-# (bench/blocks_bench.py, two iterations): 2000-2100 B per crop pixel and 0.35 GB fixed;
-# 4096 px with Adam in 96 blocks of 368 x 512 px peaked at 3.63 GB, which leaves about
-# 127 B per pixel of the picture besides Adam's state, the content's features included.
+# (bench/blocks_bench.py, two iterations).  A block's forward and backward pass costs
+# about what a whole picture's does per pixel: 3050 B per crop pixel, from 3072 px with
+# the full-size state in files (trimmed heap, so nothing else grows): 9 blocks of
+# 1184 px crops peaked at 4.77 GB.  4096 px with Adam in 96 blocks of 368 x 512 px in
+# memory peaked at 3.63 GB, which leaves about 75 B per pixel of the picture besides
+# Adam's state, the content's features included; the plan's 140 keeps room for L-BFGS's
+# heap, which fragments more.
 BLOCKED_FIXED_BYTES = 0.5e9
-BLOCK_BYTES_PER_PIXEL = 2100.0
+BLOCK_BYTES_PER_PIXEL = 3100.0
 FULL_SIZE_VECTORS = 9
 STYLE_VECTORS = 2
 # torch's L-BFGS keeps vectors besides its pairs (the flat gradient, the previous one,
-# the direction, their temporaries) and glibc keeps some of what it frees.  An A4 page
-# (8.7 Mpx) with 10 pairs filled peaked at 8.60 GB where 4 such vectors gave an estimate
-# of 7.98 GB: 6 more; 12 leaves a margin.
-LBFGS_BLOCKED_VECTORS = 12
+# the direction, their temporaries), and glibc keeps some of what it frees as pairs come
+# and go.  An A4 page (8.7 Mpx) in 10 blocks with 11 pairs peaked at 8.66 GB where 12
+# such vectors gave an estimate of 8.00 GB: 6.3 more.
+LBFGS_BLOCKED_VECTORS = 19
 ADAM_VECTORS = 2
 VECTOR_BYTES_PER_PIXEL = 3 * 4  # one RGB float32 picture
 # Fewer pairs than this and L-BFGS loses its edge; at 10 and 20 pairs it reached the
 # same loss as at 50 (docs/engine.md, "Large pictures"), so the history gives way first.
 MIN_LBFGS_HISTORY = 10
+# A stage whose full-size state is in files holds in memory the job's input pictures,
+# the bands a full-size step walks through (core/spill.py), and at any time either a
+# block's activations or one full-size picture being made: the upsampled start of the
+# stage (RGB, with the previous stage's picture beside it) or the result (RGBA).
+SPILL_BAND_BYTES = 2 * BAND_BYTES  # a band of each buffer, and a step's temporaries
+SPILL_PICTURE_BYTES_PER_PIXEL = 18.0
+# Adam's state in files costs writing it out and reading it back once an iteration; a
+# stage keeps it in memory unless files let its blocks run this much fewer pixels.
+SPILL_GAIN = 1.25
 GB = 1e9
 
 
@@ -67,6 +84,7 @@ class Plan:
     history: int
     need: float  # estimated peak bytes
     margin: int = 0  # each block's halo, in pixels
+    spilled: bool = False  # the full-size state is kept in files (core/spill.py)
 
     @property
     def blocked(self) -> bool:
@@ -136,16 +154,24 @@ def count_blocks(height: int, width: int, tile: tuple[int, int]) -> int:
     return math.ceil(height / tile[0]) * math.ceil(width / tile[1])
 
 
+def spilled_bytes(height: int, width: int, tile: tuple[int, int], margin: int, inputs: float) -> float:
+    """Peak bytes of a stage run in tiles with its full-size state in files."""
+    running = SPILL_BAND_BYTES + BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *tile, margin)
+    return BLOCKED_FIXED_BYTES + inputs + max(SPILL_PICTURE_BYTES_PER_PIXEL * height * width, running)
+
+
 def plan(
     height: int, width: int, budget: float | None, optimizer: str | None, margin: int,
-    content_layers: Iterable[str] = ("relu4_2",),
+    content_layers: Iterable[str] = ("relu4_2",), inputs: float | None = None,
 ) -> Plan:
     """Whole when it fits; else the largest blocks that fit, after the optimiser's state.
 
     L-BFGS's history is sized to the budget: half of what is left beside the smallest
     blocks, at most LBFGS_HISTORY pairs.  Below MIN_LBFGS_HISTORY pairs the stage runs
-    Adam, whose state is two vectors.  A job is refused only when even the smallest
-    block does not fit beside Adam's state, and the refusal says what budget would do.
+    Adam, whose state is two vectors.  When even that does not fit and the engine can
+    keep the full-size state in files (`inputs`: the bytes of the job's pictures it holds
+    in memory meanwhile), the stage runs so, with Adam.  A job is refused only when no
+    way fits, and the refusal says what budget would do.
     """
     whole = estimate_bytes(height, width, optimizer)
     if budget is None or whole <= budget:
@@ -159,26 +185,50 @@ def plan(
         if history < MIN_LBFGS_HISTORY:
             optimizer, history = "adam", 0
     floor = blocked_bytes(height, width, smallest, margin, optimizer, history, content_layers)
-    if floor > budget:
-        need = smallest_budget(height, width, optimizer, margin, content_layers)
-        raise JobError(
-            f"{width}x{height} px needs at least {need / GB:.2f} GB even in the smallest blocks, but the memory "
-            f"budget is {budget / GB:.2f} GB; give a budget of {math.ceil(need / GB * 10) / 10:.1f} GB or more, "
-            "or choose a smaller size"
-        )
-    room = budget - (floor - BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *smallest, margin))
-    tile = _best_tile(height, width, margin, room / BLOCK_BYTES_PER_PIXEL)
-    assert tile is not None  # the smallest tile fits, as checked above
-    need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
-    return Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need, margin)
+    smallest_crop = BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *smallest, margin)
+    in_memory = None
+    if floor <= budget:
+        tile = _best_tile(height, width, margin, (budget - floor + smallest_crop) / BLOCK_BYTES_PER_PIXEL)
+        assert tile is not None  # the smallest tile fits, as checked above
+        need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
+        in_memory = Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need, margin)
+        if optimizer == "lbfgs":
+            return in_memory  # its history is worth more than larger blocks
+    spilled = None
+    if inputs is not None and optimizer is not None and spilled_bytes(height, width, smallest, margin, inputs) <= budget:
+        room = budget - BLOCKED_FIXED_BYTES - inputs - SPILL_BAND_BYTES
+        tile = _best_tile(height, width, margin, room / BLOCK_BYTES_PER_PIXEL)
+        assert tile is not None
+        need = spilled_bytes(height, width, tile, margin, inputs)
+        spilled = Plan(tile, count_blocks(height, width, tile), "adam", 0, need, margin, spilled=True)
+    if in_memory is not None and (spilled is None or _work(in_memory, height, width) <= SPILL_GAIN * _work(spilled, height, width)):
+        return in_memory
+    if spilled is not None:
+        return spilled
+    need = smallest_budget(height, width, optimizer, margin, content_layers, inputs)
+    raise JobError(
+        f"{width}x{height} px needs at least {need / GB:.2f} GB even in the smallest blocks, but the memory "
+        f"budget is {budget / GB:.2f} GB; give a budget of {math.ceil(need / GB * 10) / 10:.1f} GB or more, "
+        "or choose a smaller size"
+    )
+
+
+def _work(plan: Plan, height: int, width: int) -> int:
+    assert plan.tile is not None
+    return total_crop(height, width, *plan.tile, plan.margin)
 
 
 def smallest_budget(
-    height: int, width: int, optimizer: str | None, margin: int, content_layers: Iterable[str] = ("relu4_2",)
+    height: int, width: int, optimizer: str | None, margin: int, content_layers: Iterable[str] = ("relu4_2",),
+    inputs: float | None = None,
 ) -> float:
-    """The least memory a picture can run in: the smallest blocks, beside Adam's state."""
+    """The least memory a picture can run in: the smallest blocks, beside Adam's state,
+    or beside the job's pictures alone where the state can go to files."""
     fallback = "adam" if optimizer else None
-    return blocked_bytes(height, width, (GRID, GRID), margin, fallback, 0, content_layers)
+    in_memory = blocked_bytes(height, width, (GRID, GRID), margin, fallback, 0, content_layers)
+    if inputs is None or optimizer is None:
+        return in_memory
+    return min(in_memory, spilled_bytes(height, width, (GRID, GRID), margin, inputs))
 
 
 def available_bytes(device: torch.device) -> float | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from .events import CancelToken
+from .spill import Spill
 
 ADAM_LEARNING_RATE = 0.02
 LBFGS_HISTORY = 50
@@ -35,9 +36,7 @@ def by_autograd(loss_fn: LossFn) -> Objective:
     return objective
 
 
-def make_optimizer(
-    name: str, image: torch.Tensor, learning_rate: float | None = None, history: int = LBFGS_HISTORY
-) -> torch.optim.Optimizer:
+def _in_memory(name: str, image: torch.Tensor, learning_rate: float | None, history: int) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One iteration per step() so that progress and cancel happen between
         # iterations; the curvature history persists across step() calls.  The
@@ -53,6 +52,45 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {name!r}; use lbfgs or adam")
 
 
+class BandedAdam:
+    """Adam for a picture kept in files (core/spill.py): the same update as torch's, with
+    its moments in files too, stepped a band of rows at a time so that only a band of
+    the picture, its gradient and its moments is in memory at once."""
+
+    def __init__(self, image: torch.Tensor, learning_rate: float, spill: Spill,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.image, self.lr, self.spill, self.betas, self.eps = image, learning_rate, spill, betas, eps
+        self.exp_avg = spill.zeros(tuple(image.shape))
+        self.exp_avg_sq = spill.zeros(tuple(image.shape))
+        self.steps = 0
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.image.grad = None
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = closure()
+        assert self.image.grad is not None
+        self.steps += 1
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1**self.steps
+        root_correction2 = (1 - beta2**self.steps) ** 0.5
+        with torch.no_grad():
+            for x, g, m, v in self.spill.bands(self.image.detach(), self.image.grad, self.exp_avg, self.exp_avg_sq):
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                x.addcdiv_(m, (v.sqrt() / root_correction2).add_(self.eps), value=-self.lr / correction1)
+        return loss
+
+
+def make_optimizer(
+    name: str, image: torch.Tensor, learning_rate: float | None = None, history: int = LBFGS_HISTORY,
+    spill: Spill | None = None,
+) -> torch.optim.Optimizer | BandedAdam:
+    if spill is not None and name == "adam":
+        return BandedAdam(image, learning_rate or ADAM_LEARNING_RATE, spill)
+    return _in_memory(name, image, learning_rate, history)
+
+
 def optimize(
     image: torch.Tensor,
     objective: Objective,
@@ -62,6 +100,7 @@ def optimize(
     cancel: CancelToken,
     restarts: bool = True,
     history: int = LBFGS_HISTORY,
+    spill: Spill | None = None,
 ) -> Iterator[tuple[int, dict[str, float]]]:
     """One stage of optimisation, in place on `image` (a contiguous leaf that requires
     grad); one yield per iteration with the loss terms, stopping early on cancel.
@@ -84,12 +123,17 @@ def optimize(
     """
     x = image
     last: dict[str, torch.Tensor] = {}
-    opt = make_optimizer(optimizer, x, learning_rate, history)
+    opt = make_optimizer(optimizer, x, learning_rate, history, spill)
     # The step measures the loss of the picture it starts from, so the best picture is
     # taken there, before the step moves it: one full-size buffer (805 MB at 8192 px),
     # allocated once.
-    best = x.detach().clone()
+    best = x.detach().clone() if spill is None else spill.copy(x.detach())
     best_loss = float("inf")
+
+    def copy(target: torch.Tensor, source: torch.Tensor) -> None:
+        with torch.no_grad():
+            for a, b in [(target, source)] if spill is None else spill.bands(target, source):
+                a.copy_(b)
 
     def closure() -> torch.Tensor:
         nonlocal best_loss
@@ -100,7 +144,7 @@ def optimize(
         last["total"] = total
         if float(total) < best_loss:
             best_loss = float(total)
-            best.copy_(x.detach())
+            copy(best, x.detach())
         return total
 
     since_best, reference = 0, float("inf")
@@ -112,7 +156,8 @@ def optimize(
         except Interrupted:
             return  # the step was not taken: x is still the picture the user last saw
         with torch.no_grad():
-            x.clamp_(0, 1)
+            for (band,) in [(x,)] if spill is None else spill.bands(x.detach()):
+                band.clamp_(0, 1)
         losses = {k: float(v.detach()) for k, v in last.items()}
         if losses["total"] < reference * (1 - RESTART_MIN_GAIN):
             since_best = 0
@@ -120,9 +165,8 @@ def optimize(
             since_best += 1
         reference = min(reference, losses["total"])
         if restarts and optimizer == "lbfgs" and since_best >= RESTART_PATIENCE:
-            with torch.no_grad():
-                x.copy_(best)
-            opt = make_optimizer(optimizer, x, learning_rate, history)
+            copy(x.detach(), best)
+            opt = make_optimizer(optimizer, x, learning_rate, history, spill)
             since_best = 0
         yield iteration, losses
     if cancel.cancelled:
@@ -132,5 +176,4 @@ def optimize(
     except Interrupted:
         return
     if last_loss >= best_loss:
-        with torch.no_grad():
-            x.copy_(best)
+        copy(x.detach(), best)

@@ -3,6 +3,9 @@ the same gradient, the same picture, no seams, and every feature still works."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +17,7 @@ from core.blocks import halo
 from core.events import CancelToken, Progress, Result
 from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DrawJob, Job, JobError, Region, StyleImage, Weights
 from core.losses import gram
+from core.spill import Spill
 
 MARGIN = halo([*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS])
 # Jobs that run many iterations use the network's shallower half, so that small pictures
@@ -221,3 +225,115 @@ def test_drawing_mode_runs_in_blocks(engine):
     job = DrawJob(content=textured(256, 224), iterations=2, memory_gb=budget_gb(256, 224, 4, MARGIN, "adam"))
     progress, result = events(engine.draw(job))
     assert max(p.blocks for p in progress) > 1 and result.image.shape == (256, 224, 3)
+
+
+# --- the full-size state in files: what lets 8192 px run in a 4 GB budget ---------------------
+
+
+@contextlib.contextmanager
+def state_in_files(engine):
+    """Every blocked stage of `engine` keeps its full-size state in files, as the plan
+    has large pictures do, whatever the budget would pick for these small ones."""
+    planned = type(engine)._stage_plan
+
+    def spilled(prep, stage):
+        plan = planned(engine, prep, stage)
+        return dataclasses.replace(plan, spilled=True, optimizer="adam", history=0) if plan.blocked else plan
+
+    engine._stage_plan = spilled
+    try:
+        yield
+    finally:
+        del engine._stage_plan
+
+
+def test_with_its_state_in_files_the_blocked_gradient_is_still_the_whole_pictures(engine_cached, regions_job):
+    job = regions_job
+    job.weights = Weights(1, 10, 1)
+    picture = textured(517, 301, seed=1)
+    job.memory_gb = None
+    whole_terms, whole, _ = engine_cached.gradient(job, picture)
+    job.memory_gb = budget_gb(517, 301, 9, MARGIN)
+    with state_in_files(engine_cached):
+        terms, spilled, blocks = engine_cached.gradient(job, picture)
+    assert blocks >= 9
+    assert np.linalg.norm(spilled - whole) / np.linalg.norm(whole) < 1e-4
+    for name, value in whole_terms.items():
+        assert terms[name] == pytest.approx(value, rel=1e-5)
+
+
+def test_a_job_with_its_state_in_files_paints_what_it_would_in_memory(engine):
+    """Regions, alpha and colour included: the result is rendered a band at a time."""
+    height, width = 176, 160
+    content = np.concatenate([textured(height, width), np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
+                              .repeat(height, 0)], -1)
+    mask = np.zeros((height, width), np.float32)
+    mask[:, : width // 2] = 1
+
+    def run():
+        job = Job(content=content, regions=[Region([StyleImage(stripes(color=(1, 0, 0)))], mask=mask)], stages=1,
+                  iterations=6, strength=0.9, optimizer="adam", preserve_colors="luminance",
+                  memory_gb=budget_gb(height, width, 4, optimizer="adam"), **SHALLOW)
+        return events(engine.run(job, image_every=3))
+
+    memory_progress, in_memory = run()
+    with state_in_files(engine):
+        progress, in_files = run()
+    assert progress[-1].blocks >= 4
+    assert in_files.losses["total"] == pytest.approx(in_memory.losses["total"], rel=0.01)
+    assert psnr(in_files.image, in_memory.image) > 40
+    assert np.array_equal(in_files.image[..., 3], content[..., 3])
+    assert np.array_equal(in_files.image[:, width // 2 + 2:, :3], in_memory.image[:, width // 2 + 2:, :3])
+    assert progress[-1].image.shape == (4, height, width)  # the preview, rendered in bands too
+    assert psnr(progress[-1].image.permute(1, 2, 0).numpy(), in_files.image) > 40
+
+
+def test_a_cancelled_job_with_its_state_in_files_returns_the_picture_last_seen(engine):
+    token = CancelToken()
+    job = Job(content=textured(160, 144), regions=[Region([StyleImage(stripes())])], stages=1, iterations=50,
+              optimizer="adam", memory_gb=budget_gb(160, 144, 4, optimizer="adam"), **SHALLOW)
+    seen = []
+    with state_in_files(engine):
+        for event in engine.run(job, token, image_every=1):
+            if isinstance(event, Progress):
+                seen.append(event.image.clone())
+                if event.step == 2:
+                    token.cancel()
+            else:
+                result = event
+    assert result.cancelled and result.steps == 2
+    assert np.abs(result.image - seen[-1].permute(1, 2, 0).numpy()).max() < 1e-6
+
+
+def test_files_hold_the_state_without_leaving_anything_behind_or_in_memory(tmp_path):
+    spill = Spill(str(tmp_path))
+    picture = spill.zeros((1, 3, 2048, 2048))  # 48 MiB
+    assert list(tmp_path.iterdir()) == [], "the files are unlinked as soon as they are mapped"
+    before = resident_bytes()
+    picture.add_(0.5)
+    assert resident_bytes() - before > 40 * 2**20
+    spill.release()
+    assert resident_bytes() - before < 8 * 2**20
+    assert float(picture.mean()) == 0.5
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def test_an_8192_px_picture_runs_in_4_gb_with_its_state_in_files_and_only_so():
+    side = 8192
+    inputs = 2 * side * side * 12  # the job's RGB picture, and the engine's copy
+    plan = memory.plan(side, side, 4 * memory.GB, "lbfgs", MARGIN, inputs=inputs)
+    assert plan.spilled and plan.optimizer == "adam" and plan.need <= 4 * memory.GB
+    with pytest.raises(JobError, match=r"needs at least 1[0-9]\.\d+ GB"):
+        memory.plan(side, side, 4 * memory.GB, "lbfgs", MARGIN)  # a GPU's budget: the state stays on it
+    with pytest.raises(JobError, match=r"needs at least 3\.\d+ GB .* give a budget of 3\.\d GB or more"):
+        memory.plan(side, side, 2 * memory.GB, "lbfgs", MARGIN, inputs=inputs)
+
+
+def test_the_state_stays_in_memory_where_it_fits_with_blocks_nearly_as_large():
+    inputs = 2 * 2048 * 2048 * 12
+    assert not memory.plan(2048, 2048, 4 * memory.GB, "lbfgs", MARGIN, inputs=inputs).spilled  # L-BFGS fits
+    assert not memory.plan(1024, 1024, 2 * memory.GB, "adam", MARGIN, inputs=inputs / 4).spilled
