@@ -62,9 +62,11 @@ def _peak_bytes(engine: StyleTransfer) -> int:
 def probe(size: int, budget_gb: float, iterations: int) -> dict[str, Any]:
     """Run in a child process: one full-size stage of a job, then its peak memory."""
     engine = StyleTransfer(WEIGHTS)
+    planned, plans = engine._stage_plan, []
+    engine._stage_plan = lambda prep, stage: plans.append(planned(prep, stage)) or plans[-1]  # type: ignore[method-assign]
     content, style = pictures(size, size)
     job = Job(content=content, regions=[Region([StyleImage(style)])], stages=1, iterations=iterations, memory_gb=budget_gb)
-    blocks, seconds, optimizer = 1, [], ""
+    blocks, seconds = 1, []
     last = time.perf_counter()
     for event in engine.run(job):
         if isinstance(event, Progress):
@@ -73,11 +75,10 @@ def probe(size: int, budget_gb: float, iterations: int) -> dict[str, Any]:
             last = now
             blocks = event.blocks
     assert isinstance(event, Result)
-    plan = memory.plan(size, size, memory.budget_bytes(engine.device, budget_gb), "lbfgs", MARGIN)
-    optimizer = plan.optimizer
+    plan = plans[-1]
     return {"size": size, "budget_gb": budget_gb, "peak_bytes": _peak_bytes(engine), "blocks": blocks,
-            "tile": plan.tile, "optimizer": optimizer, "history": plan.history, "estimate_bytes": plan.need,
-            "seconds_per_iteration": seconds, "completed": not event.cancelled}
+            "tile": plan.tile, "optimizer": plan.optimizer, "history": plan.history, "estimate_bytes": plan.need,
+            "in_files": plan.spilled, "seconds_per_iteration": seconds, "completed": not event.cancelled}
 
 
 def memory_rows(sizes: list[int], budget_gb: float, iterations: dict[int, int]) -> list[dict[str, Any]]:
@@ -86,7 +87,8 @@ def memory_rows(sizes: list[int], budget_gb: float, iterations: dict[int, int]) 
     runs = []
     for size in sizes:
         runs.append((size, budget_gb))
-        need = memory.smallest_budget(size, size, "lbfgs", MARGIN) / memory.GB
+        held = 2 * size * size * 12 + 2 * 512 * 512 * 12  # the RGB content and the engine's copy, the style
+        need = memory.smallest_budget(size, size, "lbfgs", MARGIN, inputs=held) / memory.GB
         if need > budget_gb:
             runs.append((size, np.ceil(need * 2) / 2))
     rows = []
@@ -108,6 +110,7 @@ def print_row(r: dict[str, Any]) -> None:
     per = r["seconds_per_iteration"]
     print(f"  {r['size']:>5} px, budget {r['budget_gb']:g} GB: peak {r['peak_bytes'] / 1e9:.2f} GB "
           f"(estimate {r['estimate_bytes'] / 1e9:.2f}), {r['blocks']} blocks of {r['tile']}, {r['optimizer']}"
+          f"{', state in files' if r.get('in_files') else ''}"
           f"{' ' + str(r['history']) + ' pairs' if r['optimizer'] == 'lbfgs' else ''}, "
           f"{per[-1]:.1f} s for the last iteration", flush=True)
 

@@ -337,3 +337,12 @@ def test_the_state_stays_in_memory_where_it_fits_with_blocks_nearly_as_large():
     inputs = 2 * 2048 * 2048 * 12
     assert not memory.plan(2048, 2048, 4 * memory.GB, "lbfgs", MARGIN, inputs=inputs).spilled  # L-BFGS fits
     assert not memory.plan(1024, 1024, 2 * memory.GB, "adam", MARGIN, inputs=inputs / 4).spilled
+
+
+def test_drawing_mode_runs_with_its_state_in_files(engine):
+    job = DrawJob(content=textured(256, 224), iterations=2, memory_gb=budget_gb(256, 224, 4, MARGIN, "adam"))
+    with state_in_files(engine):
+        progress, result = events(engine.draw(job))
+    frames = [p.image for p in progress if p.image is not None]
+    assert max(p.blocks for p in progress) > 1 and result.image.shape == (256, 224, 3)
+    assert frames and tuple(frames[-1].shape) == (3, 256, 224)
