@@ -51,12 +51,12 @@ def scenarios(ctx):
         ("cancel", cancel(ctx)),
         ("regions", regions(ctx)),
         ("two_documents", two_documents(ctx)),
-        ("full_size", full_size(ctx)),
-        ("huge", huge(ctx)),
         ("depths", depths(ctx)),
         ("grey", grey(ctx)),
         ("no_server", no_server(ctx)),
         ("autostart", autostart(ctx)),
+        ("full_size", full_size(ctx)),
+        ("huge", huge(ctx)),
     ]
     only = os.environ.get("RESTYLE_E2E_ONLY", "").split(",")
     return [(name, gen) for name, gen in everything if name in only or only == [""]]
@@ -492,8 +492,11 @@ def huge(ctx):
     before = hashlib.sha256(bytes(content.pixelData(0, 0, side, side))).hexdigest()
     dock = yield from docker_listing(ctx, doc, content)
     pick_photo_and_stripes(dock)
-    widget(dock, QDoubleSpinBox, "restyle_strength").setValue(0.0)
+    strength = widget(dock, QDoubleSpinBox, "restyle_strength")
+    chosen = strength.value()
+    strength.setValue(0.0)
     history = yield from press_start(ctx, dock, lambda text: text.startswith(ENDINGS), 600)
+    strength.setValue(chosen)  # the docker keeps its settings for the next document
     rep["status"] = history[-1]
     rep["layers"] = layer_list(doc)
     result = node_named(doc, "Stripes (restyled)")
