@@ -51,12 +51,12 @@ def scenarios(ctx):
         ("cancel", cancel(ctx)),
         ("regions", regions(ctx)),
         ("two_documents", two_documents(ctx)),
+        ("full_size", full_size(ctx)),
+        ("huge", huge(ctx)),
         ("depths", depths(ctx)),
         ("grey", grey(ctx)),
         ("no_server", no_server(ctx)),
         ("autostart", autostart(ctx)),
-        ("full_size", full_size(ctx)),
-        ("huge", huge(ctx)),
     ]
     only = os.environ.get("RESTYLE_E2E_ONLY", "").split(",")
     return [(name, gen) for name, gen in everything if name in only or only == [""]]
