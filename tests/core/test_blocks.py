@@ -188,19 +188,21 @@ def test_lbfgs_history_gives_way_to_the_budget_and_then_to_adam():
     assert tighter.optimizer == "adam"
 
 
-def test_cancel_in_a_blocked_job_returns_the_current_picture(engine):
-    content = textured(160, 144)
+@pytest.mark.parametrize("in_files", [False, True], ids=["state in memory", "state in files"])
+def test_cancel_in_a_blocked_job_returns_the_current_picture(engine, in_files):
+    optimizer = "adam" if in_files else "lbfgs"
     token = CancelToken()
-    job = Job(content=content, regions=[Region([StyleImage(stripes())])], stages=1, iterations=50,
-              memory_gb=budget_gb(160, 144, 4), **SHALLOW)
+    job = Job(content=textured(160, 144), regions=[Region([StyleImage(stripes())])], stages=1, iterations=50,
+              optimizer=optimizer, memory_gb=budget_gb(160, 144, 4, optimizer=optimizer), **SHALLOW)
     seen = []
-    for event in engine.run(job, token, image_every=1):
-        if isinstance(event, Progress):
-            seen.append(event.image)
-            if event.step == 2:
-                token.cancel()
-        else:
-            result = event
+    with state_in_files(engine) if in_files else contextlib.nullcontext():
+        for event in engine.run(job, token, image_every=1):
+            if isinstance(event, Progress):
+                seen.append(event.image.clone())
+                if event.step == 2:
+                    token.cancel()
+            else:
+                result = event
     assert result.cancelled and result.steps == 2
     assert np.abs(result.image - seen[-1].permute(1, 2, 0).numpy()).max() < 1e-6
 
@@ -286,23 +288,6 @@ def test_a_job_with_its_state_in_files_paints_what_it_would_in_memory(engine):
     assert np.array_equal(in_files.image[:, width // 2 + 2:, :3], in_memory.image[:, width // 2 + 2:, :3])
     assert progress[-1].image.shape == (4, height, width)  # the preview, rendered in bands too
     assert psnr(progress[-1].image.permute(1, 2, 0).numpy(), in_files.image) > 40
-
-
-def test_a_cancelled_job_with_its_state_in_files_returns_the_picture_last_seen(engine):
-    token = CancelToken()
-    job = Job(content=textured(160, 144), regions=[Region([StyleImage(stripes())])], stages=1, iterations=50,
-              optimizer="adam", memory_gb=budget_gb(160, 144, 4, optimizer="adam"), **SHALLOW)
-    seen = []
-    with state_in_files(engine):
-        for event in engine.run(job, token, image_every=1):
-            if isinstance(event, Progress):
-                seen.append(event.image.clone())
-                if event.step == 2:
-                    token.cancel()
-            else:
-                result = event
-    assert result.cancelled and result.steps == 2
-    assert np.abs(result.image - seen[-1].permute(1, 2, 0).numpy()).max() < 1e-6
 
 
 def test_files_hold_the_state_without_leaving_anything_behind_or_in_memory(tmp_path):
