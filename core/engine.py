@@ -398,8 +398,8 @@ class StyleTransfer:
             for style in region.styles:
                 style_size = _style_size(style.shape[-2], style.shape[-1], style_side)
                 targets.append(style_targets(
-                    resize(style, style_size), list(stage.style_layers),
-                    lambda img, ls: self._grams(img, ls, job.pooling, _beside_inputs(prep)),
+                    style, style_size, list(stage.style_layers),
+                    lambda img, sz, ls: self._grams(resize(img, sz), ls, job.pooling, _beside_inputs(prep)),
                     (self._key, job.pooling), self.style_cache,
                 ))
             masks = None

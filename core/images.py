@@ -6,6 +6,8 @@ The engine works on (1, C, H, W) float tensors in [0, 1]; everything outside it 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -24,9 +26,14 @@ def check_image(array: np.ndarray, what: str) -> np.ndarray:
         raise JobError(f"{what} must be an RGB or RGBA image, got an array of shape {shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise JobError(f"{what} is empty ({array.shape[1]}x{array.shape[0]} px)")
-    if not np.isfinite(array).all():
+    array = array.astype(np.float32, copy=False)
+    # The extremes answer both questions without a temporary as large as the picture
+    # (NaN propagates through min and max); the picture is copied only when it needs
+    # clipping, since the engine makes its own copy anyway.
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise JobError(f"{what} holds NaN or infinite values")
-    return np.clip(array.astype(np.float32, copy=False), 0.0, 1.0)
+    return array if 0.0 <= low and high <= 1.0 else np.clip(array, 0.0, 1.0)
 
 
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -67,4 +74,4 @@ def resize(image: torch.Tensor, size: tuple[int, int], up: str = "bicubic") -> t
         return image
     if size[0] <= image.shape[-2] and size[1] <= image.shape[-1]:
         return F.interpolate(image, size=size, mode="area")
-    return F.interpolate(image, size=size, mode=up, align_corners=False).clamp(0, 1)
+    return F.interpolate(image, size=size, mode=up, align_corners=False).clamp_(0, 1)

@@ -44,14 +44,16 @@ LBFGS_WORKING_VECTORS = 44
 # (bench/blocks_bench.py, two iterations).  A block's forward and backward pass costs
 # about what a whole picture's does per pixel: 3050 B per crop pixel, from 3072 px with
 # the full-size state in files (trimmed heap, so nothing else grows): 9 blocks of
-# 1184 px crops peaked at 4.77 GB.  4096 px with Adam in 96 blocks of 368 x 512 px in
+# 1184 px crops peaked at 4.77 GB; 4096 px in 28 blocks of 752 x 1264 px crops peaked
+# at 3.87 to 4.01 GB in three runs, up to 3130 B per crop pixel (the heap's layout
+# varies from run to run), so the plan counts 3200.  4096 px with Adam in 96 blocks of 368 x 512 px in
 # memory peaked at 3.63 GB, which leaves about 75 B per pixel of the picture besides
 # Adam's state, the content's features included; the plan's 140 keeps room for L-BFGS's
 # heap, which fragments more.
 BLOCKED_FIXED_BYTES = 0.5e9
-BLOCK_BYTES_PER_PIXEL = 3100.0
+BLOCK_BYTES_PER_PIXEL = 3200.0
 FULL_SIZE_VECTORS = 9
-STYLE_VECTORS = 2
+STYLE_VECTORS = 1  # a style resized to the stage: made in place, hashed in place
 # torch's L-BFGS keeps vectors besides its pairs (the flat gradient, the previous one,
 # the direction, their temporaries), and glibc keeps some of what it frees as pairs come
 # and go.  An A4 page (8.7 Mpx) in 10 blocks with 11 pairs peaked at 8.66 GB where 12
@@ -109,7 +111,7 @@ def _state_vectors(optimizer: str | None, history: int, whole: bool = False) -> 
 
 def _full_size_bytes(pixels: int, optimizer: str | None, content_layers: Iterable[str]) -> float:
     """What a blocked stage keeps at the picture's full size, besides the optimiser's
-    state; a picture only looked at (a style) is kept once, and a copy as it is resized."""
+    state; a picture only looked at (a style) is kept once, at the stage's size."""
     if optimizer is None:
         return STYLE_VECTORS * VECTOR_BYTES_PER_PIXEL * pixels
     features = sum(channels(layer) * 4 / stride(layer) ** 2 for layer in content_layers)

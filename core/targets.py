@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
 
@@ -31,25 +32,31 @@ class StyleTargets:
 
 
 def fingerprint(image: torch.Tensor) -> str:
-    return hashlib.blake2b(image.detach().cpu().numpy().tobytes(), digest_size=16).hexdigest()
+    """The pixels' hash, read in place: a copy of a large style's bytes would cost as
+    much memory as the style."""
+    array = image.detach().cpu().contiguous().numpy()
+    return hashlib.blake2b(array.reshape(-1).view(np.uint8), digest_size=16).hexdigest()
 
 
 def style_targets(
     image: torch.Tensor,
+    size: tuple[int, int],
     layers: Sequence[str],
-    grams: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]],
+    grams: Callable[[torch.Tensor, tuple[int, int], Sequence[str]], dict[str, torch.Tensor]],
     network_key: Hashable,
     cache: TargetCache | None = None,
 ) -> StyleTargets:
-    """The style's Gram matrices at `layers`, from the cache when this very style was
-    seen before; `grams` computes them (whole or in blocks: the cache cannot tell)."""
-    key = (network_key, fingerprint(image), tuple(image.shape), tuple(sorted(layers)))
+    """The Gram matrices at `layers` of the style used at `size`, from the cache when
+    this very style was seen at that size before; `grams` resizes and computes them
+    (whole or in blocks: the cache cannot tell).  The key is the style as given, so a
+    hit skips the resize too: at an 8192 px stage the resized style alone is 805 MB."""
+    key = (network_key, fingerprint(image), tuple(image.shape), tuple(size), tuple(sorted(layers)))
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
             return hit
     with torch.no_grad():
-        targets = StyleTargets(grams(image, layers))
+        targets = StyleTargets(grams(image, size, layers))
     if cache is not None:
         cache[key] = targets
     return targets

@@ -11,6 +11,7 @@ from restyle_client.request import Pixels, RequestError
 
 DTYPES = {"u8": np.dtype("<u1"), "u16": np.dtype("<u2"), "f32": np.dtype("<f4")}
 SCALE = {"u8": 255.0, "u16": 65535.0, "f32": 1.0}
+BAND_BYTES = 16 * 1024 * 1024
 
 
 def to_array(pixels: Pixels) -> np.ndarray:
@@ -58,8 +59,15 @@ def from_array(array: np.ndarray, sample: str) -> Pixels:
     if sample == "f32":
         data = np.ascontiguousarray(array, dtype=DTYPES["f32"])
     else:
-        scaled = np.clip(array, 0.0, 1.0) * SCALE[sample] + 0.5
-        data = np.ascontiguousarray(scaled.astype(DTYPES[sample]))
+        # A band of rows at a time, so that scaling an 8192 px RGBA result holds a few MB
+        # of float temporaries rather than three pictures' worth (3 GB).
+        data = np.empty((height, width, channels), DTYPES[sample])
+        rows = max(1, BAND_BYTES // max(1, width * channels * 4))
+        for top in range(0, height, rows):
+            band = np.clip(array[top:top + rows], 0.0, 1.0)
+            band *= SCALE[sample]
+            band += 0.5
+            data[top:top + rows] = band
     return Pixels(width=width, height=height, channels=channels, sample=sample, data=data.tobytes())
 
 

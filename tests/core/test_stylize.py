@@ -267,6 +267,37 @@ def test_a_style_target_cache_is_filled_once_and_then_reused():
     assert len(cache) == 2 and cache.hits == 2
     assert np.array_equal(first, second)
     assert all(v.nbytes > 0 for v in cache.values())
+    touched = stripes()
+    touched[0, 0] = 1 - touched[0, 0]
+    run(engine, style_job(touched, iterations=[2, 2]))
+    assert len(cache) == 4 and cache.hits == 2  # one pixel makes it another style
+
+
+@pytest.mark.parametrize("where", ["content", "style"])
+def test_pixels_that_are_not_numbers_are_refused_and_pixels_out_of_range_are_clipped(engine, where):
+    def job_with(pixel: float) -> Job:
+        content, style = gradient(), stripes()
+        (content if where == "content" else style)[3, 5, 1] = pixel
+        job = style_job(style, iterations=1, min_size=32)
+        job.content = content
+        return job
+
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(JobError, match=f"{where}.* holds NaN or infinite values"):
+            list(engine.run(job_with(bad)))
+    bright, clipped = run(engine, job_with(7.0))[1].image, run(engine, job_with(1.0))[1].image
+    assert np.array_equal(bright, clipped)
+
+
+def test_a_run_leaves_the_callers_pictures_as_they_were(engine):
+    content, style = gradient(), stripes()
+    rgba = np.concatenate([content, np.linspace(0, 1, content.shape[1], dtype=np.float32)[None, :, None]
+                           .repeat(content.shape[0], 0)], axis=2)
+    kept = rgba.copy(), style.copy()
+    job = style_job(style, iterations=[2, 2], preserve_colors="luminance")
+    job.content = rgba
+    run(engine, job)
+    assert np.array_equal(rgba, kept[0]) and np.array_equal(style, kept[1])
 
 
 def test_progress_weighs_each_iteration_by_what_its_size_costs(engine, monkeypatch):
