@@ -199,7 +199,7 @@ class StyleTransfer:
                 previous = stage.size
                 objective = self._stylize_objective(prep, stage, job, plan, cancel, spill)
                 stream = optimize(x, objective, stage.iterations, plan.optimizer, stage.learning_rate, cancel,
-                                  self.restarts, plan.history, spill)
+                                  self.restarts, plan.history, spill, plan.compact)
                 done, first_done = 0, 0.0
                 for done, losses in stream:
                     step += 1

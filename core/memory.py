@@ -61,8 +61,10 @@ STYLE_VECTORS = 1  # a style resized to the stage: made in place, hashed in plac
 LBFGS_BLOCKED_VECTORS = 19
 ADAM_VECTORS = 2
 VECTOR_BYTES_PER_PIXEL = 3 * 4  # one RGB float32 picture
-# Fewer pairs than this and L-BFGS loses its edge; at 10 and 20 pairs it reached the
-# same loss as at 50 (docs/engine.md, "Large pictures"), so the history gives way first.
+# Fewer pairs than this and Adam's two vectors are the better use of the memory.  At
+# 256 px L-BFGS with 10 pairs ended 2.5% above 50 pairs after 150 iterations (Adam 2.0%),
+# but after 20 iterations every L-BFGS history was 14% below Adam, and large pictures
+# run few iterations at full size (bench/README.md), so the history gives way first.
 MIN_LBFGS_HISTORY = 10
 # A stage whose full-size state is in files holds in memory the job's input pictures,
 # the bands a full-size step walks through (core/spill.py), and at any time either a
@@ -87,6 +89,7 @@ class Plan:
     need: float  # estimated peak bytes
     margin: int = 0  # each block's halo, in pixels
     spilled: bool = False  # the full-size state is kept in files (core/spill.py)
+    compact: bool = False  # L-BFGS's pairs in float16 (optimize.CompactLBFGS)
 
     @property
     def blocked(self) -> bool:
@@ -101,12 +104,13 @@ def estimate_bytes(height: int, width: int, optimizer: str | None = None) -> flo
     return FIXED_BYTES + (BYTES_PER_PIXEL + _state_vectors(optimizer, LBFGS_HISTORY, whole=True) * VECTOR_BYTES_PER_PIXEL) * height * width
 
 
-def _state_vectors(optimizer: str | None, history: int, whole: bool = False) -> int:
+def _state_vectors(optimizer: str | None, history: int, whole: bool = False, compact: bool = False) -> int:
     if optimizer is None:
         return 0
     if optimizer == "adam":
         return ADAM_VECTORS
-    return 2 * history + (LBFGS_WORKING_VECTORS if whole else LBFGS_BLOCKED_VECTORS)
+    pair = 1 if compact else 2  # a pair in float16 holds what one float32 vector does
+    return pair * history + (LBFGS_WORKING_VECTORS if whole else LBFGS_BLOCKED_VECTORS)
 
 
 def _full_size_bytes(pixels: int, optimizer: str | None, content_layers: Iterable[str]) -> float:
@@ -120,12 +124,12 @@ def _full_size_bytes(pixels: int, optimizer: str | None, content_layers: Iterabl
 
 def blocked_bytes(
     height: int, width: int, tile: tuple[int, int], margin: int, optimizer: str | None,
-    history: int = LBFGS_HISTORY, content_layers: Iterable[str] = ("relu4_2",),
+    history: int = LBFGS_HISTORY, content_layers: Iterable[str] = ("relu4_2",), compact: bool = False,
 ) -> float:
     """Peak bytes of a stage run in tiles of tile = (height, width) owned pixels."""
     pixels = height * width
     return (BLOCKED_FIXED_BYTES + _full_size_bytes(pixels, optimizer, content_layers)
-            + _state_vectors(optimizer, history) * VECTOR_BYTES_PER_PIXEL * pixels
+            + _state_vectors(optimizer, history, compact=compact) * VECTOR_BYTES_PER_PIXEL * pixels
             + BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *tile, margin))
 
 
@@ -169,7 +173,8 @@ def plan(
     """Whole when it fits; else the largest blocks that fit, after the optimiser's state.
 
     L-BFGS's history is sized to the budget: half of what is left beside the smallest
-    blocks, at most LBFGS_HISTORY pairs.  Below MIN_LBFGS_HISTORY pairs the stage runs
+    blocks, at most LBFGS_HISTORY pairs, kept in float16 (twice as many in the same
+    bytes) where fewer float32 pairs would fit.  Below MIN_LBFGS_HISTORY pairs the stage runs
     Adam, whose state is two vectors.  When even that does not fit and the engine can
     keep the full-size state in files (`inputs`: the bytes of the job's pictures it holds
     in memory meanwhile), the stage runs so, with Adam.  A job is refused only when no
@@ -180,20 +185,24 @@ def plan(
         return Plan(None, 1, optimizer or "", LBFGS_HISTORY, whole, margin)
     content_layers = tuple(content_layers)
     smallest = (GRID, GRID)
-    history = LBFGS_HISTORY
+    history, compact = LBFGS_HISTORY, False
     if optimizer == "lbfgs":
         spare = budget - blocked_bytes(height, width, smallest, margin, optimizer, 0, content_layers)
-        history = min(LBFGS_HISTORY, int(spare / 2 / (2 * VECTOR_BYTES_PER_PIXEL * height * width)))
+        vector = VECTOR_BYTES_PER_PIXEL * height * width
+        history = min(LBFGS_HISTORY, int(spare / 2 / (2 * vector)))
+        if history < LBFGS_HISTORY:  # squeezed: float16 pairs, twice as many in the same bytes
+            history, compact = min(LBFGS_HISTORY, int(spare / 2 / vector)), True
         if history < MIN_LBFGS_HISTORY:
-            optimizer, history = "adam", 0
-    floor = blocked_bytes(height, width, smallest, margin, optimizer, history, content_layers)
+            optimizer, history, compact = "adam", 0, False
+    floor = blocked_bytes(height, width, smallest, margin, optimizer, history, content_layers, compact)
     smallest_crop = BLOCK_BYTES_PER_PIXEL * largest_crop(height, width, *smallest, margin)
     in_memory = None
     if floor <= budget:
         tile = _best_tile(height, width, margin, (budget - floor + smallest_crop) / BLOCK_BYTES_PER_PIXEL)
         assert tile is not None  # the smallest tile fits, as checked above
-        need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers)
-        in_memory = Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need, margin)
+        need = blocked_bytes(height, width, tile, margin, optimizer, history, content_layers, compact)
+        in_memory = Plan(tile, count_blocks(height, width, tile), optimizer or "", history, need, margin,
+                         compact=compact)
         if optimizer == "lbfgs":
             return in_memory  # its history is worth more than larger blocks
     spilled = None

@@ -17,6 +17,7 @@ from core.blocks import halo
 from core.events import CancelToken, Progress, Result
 from core.job import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DrawJob, Job, JobError, Region, StyleImage, Weights
 from core.losses import gram
+from core.optimize import CompactLBFGS
 from core.spill import Spill
 
 MARGIN = halo([*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS])
@@ -178,14 +179,45 @@ def test_the_plan_keeps_to_the_budget_with_the_largest_blocks_that_fit():
     assert not memory.plan(256, 256, 8 * memory.GB, "lbfgs", MARGIN).blocked
 
 
-def test_lbfgs_history_gives_way_to_the_budget_and_then_to_adam():
+def test_lbfgs_history_gives_way_to_the_budget_in_half_precision_and_then_to_adam():
     height = width = 4096
     roomy = memory.plan(height, width, 60 * memory.GB, "lbfgs", MARGIN)
     tight = memory.plan(height, width, 16 * memory.GB, "lbfgs", MARGIN)
     tighter = memory.plan(height, width, 8 * memory.GB, "lbfgs", MARGIN)
-    assert roomy.optimizer == "lbfgs" and roomy.history == 50
-    assert tight.optimizer == "lbfgs" and memory.MIN_LBFGS_HISTORY <= tight.history < 50
+    assert roomy.optimizer == "lbfgs" and roomy.history == 50 and not roomy.compact
+    assert tight.optimizer == "lbfgs" and memory.MIN_LBFGS_HISTORY <= tight.history < 50 and tight.compact
+    in_float32 = memory.blocked_bytes(height, width, tight.tile, MARGIN, "lbfgs", tight.history, compact=False)
+    assert in_float32 > 16 * memory.GB >= tight.need  # the pairs fit only in half precision
     assert tighter.optimizer == "adam"
+
+
+def _lbfgs_path(make_optimizer, steps: int = 25) -> list[torch.Tensor]:
+    """Where L-BFGS goes on a small nonlinear problem, step by step."""
+    x = torch.rand(1, 3, 9, 7, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    opt = make_optimizer(x)
+
+    def closure():
+        opt.zero_grad()
+        loss = 10 * ((x[..., 1:] - x[..., :-1] ** 2) ** 2).sum() + ((1 - x) ** 2).sum() + (x.sin() * x).sum()
+        loss.backward()
+        return loss
+
+    path = []
+    for _ in range(steps):
+        opt.step(closure)
+        path.append(x.detach().clone())
+    return path
+
+
+def test_lbfgs_with_compact_pairs_takes_torchs_steps_and_keeps_them_in_half_the_bytes():
+    torchs = _lbfgs_path(lambda x: torch.optim.LBFGS([x], lr=0.5, max_iter=1, history_size=5,
+                                                     tolerance_grad=-1, tolerance_change=-1))
+    exact = _lbfgs_path(lambda x: CompactLBFGS(x, 0.5, 5, dtype=torch.float32))
+    assert all(torch.equal(a, b) for a, b in zip(torchs, exact, strict=True))  # the same algorithm, history wrapping
+    compact: list[CompactLBFGS] = []
+    halves = _lbfgs_path(lambda x: compact.append(CompactLBFGS(x, 0.5, 5)) or compact[0])
+    assert len(compact[0].pairs) == 5 and all(y.dtype == s.dtype == torch.float16 for (y, _), (s, _), _ in compact[0].pairs)
+    assert torch.allclose(halves[-1], torchs[-1], atol=5e-3)
 
 
 @pytest.mark.parametrize("in_files", [False, True], ids=["state in memory", "state in files"])
@@ -307,7 +339,9 @@ def resident_bytes() -> int:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
 
 
-def test_an_8192_px_picture_runs_in_4_gb_with_its_state_in_files_and_only_so():
+def test_an_8192_px_picture_is_planned_within_4_gb_with_its_state_in_files_and_only_so():
+    """The plan, not a run: an 8192 px iteration takes about 9 minutes here, so the run
+    itself is measured by `bench/blocks_bench.py --huge` (3.9 GB in bench/README.md)."""
     side = 8192
     inputs = 2 * side * side * 12  # the job's RGB picture, and the engine's copy
     plan = memory.plan(side, side, 4 * memory.GB, "lbfgs", MARGIN, inputs=inputs)
