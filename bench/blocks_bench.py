@@ -61,11 +61,17 @@ def _peak_bytes(engine: StyleTransfer) -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def _record_plans(engine: StyleTransfer) -> list[memory.Plan]:
+    """The plans the engine picks, stage by stage, as it picks them."""
+    planned, plans = engine._stage_plan, []
+    engine._stage_plan = lambda prep, stage: plans.append(planned(prep, stage)) or plans[-1]  # type: ignore[method-assign]
+    return plans
+
+
 def probe(size: int, budget_gb: float, iterations: int) -> dict[str, Any]:
     """Run in a child process: one full-size stage of a job, then its peak memory."""
     engine = StyleTransfer(WEIGHTS)
-    planned, plans = engine._stage_plan, []
-    engine._stage_plan = lambda prep, stage: plans.append(planned(prep, stage)) or plans[-1]  # type: ignore[method-assign]
+    plans = _record_plans(engine)
     content, style = pictures(size, size)
     job = Job(content=content, regions=[Region([StyleImage(style)])], stages=1, iterations=iterations, memory_gb=budget_gb)
     blocks, seconds = 1, []
@@ -225,6 +231,7 @@ def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
     stages = len(ladder(height, width))
     iterations = [DEFAULT_EARLY_ITERATIONS] * (stages - 1) + [final_iterations]
     engine = StyleTransfer(WEIGHTS)
+    plans = _record_plans(engine)
     job = Job(content=content, regions=[Region([StyleImage(style)])], iterations=iterations, memory_gb=budget_gb)
     start = time.perf_counter()
     stage_log: list[dict[str, Any]] = []
@@ -241,9 +248,29 @@ def a4(budget_gb: float, final_iterations: int) -> dict[str, Any]:
 
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    Image.fromarray((result.image * 255 + 0.5).astype(np.uint8)).save(out / "a4-blocked.png")
+    picture = (result.image * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(picture).save(out / "a4-blocked.png")
+    tile = plans[-1].tile
     return {"wall_seconds": wall, "peak_bytes": _peak_bytes(engine), "stages": stage_log, "budget_gb": budget_gb,
-            "image": str(out / "a4-blocked.png")}
+            "image": str(out / "a4-blocked.png"), "tile": tile,
+            "border_ranks": border_ranks(picture, tile) if tile is not None else []}
+
+
+def border_ranks(picture: np.ndarray, tile: tuple[int, int], reach: int = 400) -> list[float]:
+    """For each block border, where its step between neighbouring pixels ranks among the
+    lines of the same pooling grid within `reach` px: VGG's pooling leaves a faint grid in
+    any Gatys picture, so a border is a seam only if it stands out from that grid."""
+    picture = np.asarray(picture, np.float64)
+    ranks = []
+    for axis, size in ((0, tile[0]), (1, tile[1])):
+        steps = np.abs(np.diff(picture, axis=axis)).mean(axis=tuple(a for a in range(3) if a != axis))
+        borders = range(size, picture.shape[axis], size)
+        for border in borders:
+            spacing = min(64, border & -border)  # the coarsest pooling grid the border lies on
+            near = [steps[line - 1] for line in range(spacing, len(steps), spacing)
+                    if line not in borders and abs(line - border) <= reach]
+            ranks.append(float(np.mean(np.array(near) < steps[border - 1])))
+    return ranks
 
 
 A4_SIZE = (3508, 2480)
@@ -316,6 +343,10 @@ def main() -> int:
             print(f"  stage {s['stage']} {s['size'][1]}x{s['size'][0]}: {s['blocks']} blocks, "
                   f"{s['end'] - s['start']:.0f} s, loss {s['loss']:.4f}")
         print(f"  wall {a['wall_seconds'] / 60:.1f} min, peak {a['peak_bytes'] / 1e9:.2f} GB; picture: {a['image']}")
+        if a["border_ranks"]:
+            ranks = sorted(a["border_ranks"])
+            print(f"  the last stage's {len(ranks)} block borders rank at {', '.join(f'{r:.0%}' for r in ranks)} "
+                  "of the pooling-grid lines near them (a seam would rank at the top)")
     if args.a4_baseline:
         figures["a4_baseline"] = a4_baseline()
         print(f"\nThe same page at 1024 px, scaled up: {figures['a4_baseline']['wall_seconds'] / 60:.1f} min; "
