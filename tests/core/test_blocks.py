@@ -340,8 +340,8 @@ def resident_bytes() -> int:
 
 
 def test_an_8192_px_picture_is_planned_within_4_gb_with_its_state_in_files_and_only_so():
-    """The plan, not a run: an 8192 px iteration takes about 9 minutes here, so the run
-    itself is measured by `bench/blocks_bench.py --huge` (3.9 GB in bench/README.md)."""
+    """The plan, not a run: an 8192 px iteration takes about 8 minutes here, so the run
+    itself is measured by `bench/blocks_bench.py --huge` (3.74 GB in bench/README.md)."""
     side = 8192
     inputs = 2 * side * side * 12  # the job's RGB picture, and the engine's copy
     plan = memory.plan(side, side, 4 * memory.GB, "lbfgs", MARGIN, inputs=inputs)
